@@ -1,0 +1,75 @@
+"""hypergraph: plain functions wired into graphs by name, run sync or async, streamed live.
+
+>>> from hypergraph import Graph, node, SyncRunner
+>>> @node(output_name="greeting")
+... def greet(name: str) -> str:
+...     return f"Hello, {name}"
+>>> SyncRunner().run(Graph([greet]), name="Ada")["greeting"]
+'Hello, Ada'
+"""
+
+from .errors import (
+    GraphConfigError,
+    HypergraphError,
+    IncompatibleRunnerError,
+    InfiniteLoopError,
+    MissingInputError,
+    RenameError,
+)
+from .events.processor import AsyncEventProcessor, EventProcessor, TypedEventProcessor
+from .events.types import (
+    NodeEndEvent,
+    NodeErrorEvent,
+    NodeStartEvent,
+    RouteDecisionEvent,
+    RunEndEvent,
+    RunStartEvent,
+    RunStatus,
+    StopRequestedEvent,
+    StreamingChunkEvent,
+)
+from .graph.graph import Graph
+from .graph.inputs import InputSpec
+from .nodes.context import NodeContext
+from .nodes.function import FunctionNode, node
+from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
+from .nodes.graph_node import GraphNode
+from .runners.async_ import AsyncRunner
+from .runners.result import MapResult, RunResult
+from .runners.sync import SyncRunner
+
+__all__ = [
+    "END",
+    "AsyncEventProcessor",
+    "AsyncRunner",
+    "EventProcessor",
+    "FunctionNode",
+    "Graph",
+    "GraphConfigError",
+    "GraphNode",
+    "HypergraphError",
+    "IfElseNode",
+    "IncompatibleRunnerError",
+    "InfiniteLoopError",
+    "InputSpec",
+    "MapResult",
+    "MissingInputError",
+    "NodeContext",
+    "NodeEndEvent",
+    "NodeErrorEvent",
+    "NodeStartEvent",
+    "RenameError",
+    "RouteDecisionEvent",
+    "RouteNode",
+    "RunEndEvent",
+    "RunResult",
+    "RunStartEvent",
+    "RunStatus",
+    "StopRequestedEvent",
+    "StreamingChunkEvent",
+    "SyncRunner",
+    "TypedEventProcessor",
+    "ifelse",
+    "node",
+    "route",
+]

@@ -1,0 +1,146 @@
+"""What a node needs to know about a plain function, read once when the node is made."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import GraphConfigError
+
+_IMMUTABLE = (
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+    frozenset,
+    range,
+    types.FunctionType,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The wiring facts of a function: its parameters, defaults and execution mode."""
+
+    params: tuple[str, ...]
+    """Parameters wired by name, in order (the context parameter excluded)."""
+    defaults: dict[str, Any]
+    context_param: str | None
+    is_async: bool
+    is_generator: bool
+
+
+def callable_name(func: Callable[..., Any]) -> str:
+    """The name a node takes from its function by default."""
+    target = func.func if isinstance(func, functools.partial) else func
+    name = getattr(target, "__name__", None) or type(target).__name__
+    return str(name)
+
+
+def check_callable(obj: object, what: str) -> None:
+    """Reject things that are not functions with an error that says what was passed."""
+    if inspect.iscoroutine(obj):
+        name = getattr(obj, "__qualname__", "the function")
+        obj.close()  # it will never be awaited; closing avoids a second, confusing warning
+        raise GraphConfigError(
+            f"{what} got a coroutine object, the result of calling '{name}(...)'.\n"
+            f"A node wraps the function itself; the runner calls it.\n"
+            f"How to fix: pass '{name}' without calling it."
+        )
+    if not callable(obj):
+        raise GraphConfigError(
+            f"{what} needs a function, got {type(obj).__name__} {obj!r:.60}.\n"
+            "How to fix: pass a def or async def function (or a callable object)."
+        )
+
+
+def read_signature(func: Callable[..., Any], node_name: str, context_type: type) -> Signature:
+    """Read parameters and mode from `func`; reject parameters that cannot be wired by name."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise GraphConfigError(
+            f"Cannot read the parameters of '{node_name}': {exc}.\n"
+            "How to fix: wrap it in a plain def with named parameters."
+        ) from None
+    hints = _annotations(func)
+    params: list[str] = []
+    defaults: dict[str, Any] = {}
+    context_param: str | None = None
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            kind = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**", p.POSITIONAL_ONLY: ""}[p.kind]
+            why = "is positional-only" if p.kind == p.POSITIONAL_ONLY else "collects arguments"
+            raise GraphConfigError(
+                f"Parameter '{kind}{p.name}' of node '{node_name}' {why}, so nothing can be "
+                "wired to it by name.\n"
+                "How to fix: replace it with named parameters, one per value the node needs."
+            )
+        if _is_context(hints.get(p.name, p.annotation), context_type):
+            context_param = p.name
+            continue
+        params.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+    probe = func.__call__ if _is_callable_object(func) else func  # type: ignore[operator]
+    is_coro = inspect.iscoroutinefunction(probe)
+    is_agen = inspect.isasyncgenfunction(probe)
+    is_gen = inspect.isgeneratorfunction(probe)
+    return Signature(
+        params=tuple(params),
+        defaults=defaults,
+        context_param=context_param,
+        is_async=is_coro or is_agen,
+        is_generator=is_gen or is_agen,
+    )
+
+
+def needs_copy(value: object) -> bool:
+    """True for defaults that a run could mutate (lists, dicts, objects): each use gets a copy."""
+    if isinstance(value, _IMMUTABLE):
+        return False
+    if isinstance(value, tuple):
+        return any(needs_copy(v) for v in value)
+    return True
+
+
+def return_annotation(func: Callable[..., Any]) -> Any:
+    return _annotations(func).get("return", inspect.Signature.empty)
+
+
+def param_annotations(func: Callable[..., Any]) -> dict[str, Any]:
+    return _annotations(func)
+
+
+def _annotations(func: Callable[..., Any]) -> dict[str, Any]:
+    target = func.func if isinstance(func, functools.partial) else func
+    if _is_callable_object(target):
+        target = target.__call__  # type: ignore[operator]
+    try:
+        return typing.get_type_hints(target)
+    except Exception:
+        # Unresolvable forward references: fall back to the raw annotations.
+        return dict(getattr(target, "__annotations__", {}) or {})
+
+
+def _is_callable_object(func: object) -> bool:
+    return not (
+        inspect.isfunction(func)
+        or inspect.ismethod(func)
+        or inspect.isbuiltin(func)
+        or isinstance(func, functools.partial)
+    ) and callable(func)
+
+
+def _is_context(annotation: object, context_type: type) -> bool:
+    if annotation is context_type:
+        return True
+    return isinstance(annotation, str) and annotation.split(".")[-1] == context_type.__name__

@@ -1,0 +1,18 @@
+"""Name helpers shared by error messages: quoting lists and "did you mean" hints."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def quoted(names: Iterable[str]) -> str:
+    """`'a', 'b', 'c'`, or `(none)` for an empty list."""
+    items = [f"'{n}'" for n in names]
+    return ", ".join(items) if items else "(none)"
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """` Did you mean 'x'?` when a candidate is close to `name`, else an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,237 @@
+"""The scheduler: the state of one run, and the rules of SPEC §6 that move it forward.
+
+It is pure: it never calls user code, never awaits and never touches threads. A
+runner asks `start()` which nodes are ready, executes them however it likes, and
+reports each outcome with `finish`, `finish_gate` or `fail`, which return the nodes
+that became ready as a result. Both runners drive this one class, so they cannot
+disagree about semantics.
+
+The rules, in the terms used below:
+- A node is *pending* while it is due to run: it never ran, or (not gate-controlled)
+  another node wrote one of its inputs since it last ran, or (gate-controlled) a gate
+  chose it since it last ran. A pending node is *busy* once handed to the runner.
+- A pending node waits while anything upstream of it may still write: every unit
+  (node or cycle) upstream must be resolved (a counter per node), and inside a cycle
+  no member ahead of it in the current round, or in an earlier round, may be pending.
+- When nothing holds it back, a pending node is *decided*: it runs if a gate lets it
+  and its inputs are available (or defaulted); otherwise it leaves pending unrun, and
+  the nodes waiting on it are decided in turn.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from typing import Any
+
+from .._names import quoted
+from ..errors import InfiniteLoopError
+from .plan import CycleOrder, Plan
+
+_RESOLVE, _RECHECK = 0, 1
+
+
+class Scheduler:
+    """Run state of one run of a plan."""
+
+    def __init__(self, plan: Plan, values: dict[str, Any], max_iterations: int) -> None:
+        self.plan = plan
+        self.values = values
+        self.max_iterations = max_iterations
+        count = len(plan.nodes)
+        self.pending = [True] * count
+        self.busy = [False] * count
+        self.wave = [0] * count
+        self.rerun = [-1] * count  # wave of a rerun requested while the node was busy
+        self.chosen = [False] * count
+        self.runs = [0] * count
+        self.ext_count = list(plan.ext_count)
+        self.unit_pending = [len(m) for m in plan.units]
+        self.unit_done = [False] * len(plan.units)
+        self.failed_outputs: set[str] = set()
+        self.orders: dict[int, CycleOrder] = {
+            u: plan.cycle_order(u, values) for u, cyc in enumerate(plan.is_cycle) if cyc
+        }
+        self._work: deque[tuple[int, int]] = deque()
+        self._ready: list[int] = []
+
+    # -- what runners call ------------------------------------------------------------
+
+    def start(self) -> list[int]:
+        """The nodes ready when the run starts."""
+        plan = self.plan
+        for i in range(len(plan.nodes)):
+            if self.ext_count[i] == 0:
+                u = plan.unit_of[i]
+                if plan.is_cycle[u]:
+                    self._work.append((_RECHECK, u))
+                else:
+                    self._decide(i)
+        return self._drain()
+
+    def inputs_for(self, i: int) -> dict[str, Any]:
+        """Mark node `i` as running and return its input values (defaults filled in)."""
+        node = self.plan.nodes[i]
+        self.runs[i] += 1
+        self.chosen[i] = False
+        values = self.values
+        args: dict[str, Any] = {}
+        for name in node.inputs:
+            if name in values:
+                args[name] = values[name]
+            else:
+                default = node.defaults[name]
+                # Defaults are per use: a mutable default is never shared between runs.
+                args[name] = copy.deepcopy(default) if name in node.copied_defaults else default
+        return args
+
+    def finish(self, i: int, outputs: dict[str, Any]) -> list[int]:
+        """Node `i` completed and wrote `outputs`; returns the nodes now ready."""
+        plan = self.plan
+        self.busy[i] = False
+        gated = plan.gated
+        for name, value in outputs.items():
+            self.values[name] = value
+            for c in plan.consumers.get(name, ()):
+                if c != i and not gated[c]:
+                    self._due(c, i)
+        self._ran(i)
+        return self._drain()
+
+    def finish_gate(self, i: int, targets: tuple[str, ...]) -> list[int]:
+        """Gate `i` chose `targets` (node names; empty for END)."""
+        self.busy[i] = False
+        index = self.plan.index
+        for name in targets:
+            t = index.get(name)
+            if t is not None:  # a target outside the selected part of the graph never runs
+                self.chosen[t] = True
+                self._due(t, i)
+        self._ran(i)
+        return self._drain()
+
+    def fail(self, i: int) -> list[int]:
+        """Node `i` failed: it writes nothing, and nodes that need its outputs never run."""
+        self.busy[i] = False
+        self.rerun[i] = -1
+        self.failed_outputs.update(self.plan.nodes[i].outputs)
+        self._leave(i)
+        return self._drain()
+
+    def output_values(self, names: tuple[str, ...]) -> dict[str, Any]:
+        values = self.values
+        return {n: values[n] for n in names if n in values}
+
+    # -- the rules --------------------------------------------------------------------
+
+    def _due(self, c: int, src: int) -> None:
+        """`src` wrote to `c` (or chose it): `c` is due again, in this round or the next."""
+        u = self.plan.unit_of[c]
+        if u != self.plan.unit_of[src]:
+            return  # c is downstream of src's unit and still waiting for it
+        wave = self.wave[src] + ((src, c) in self.orders[u].back)
+        if self.busy[c]:
+            self.rerun[c] = max(self.rerun[c], wave)
+        elif not self.pending[c]:
+            self.pending[c] = True
+            self.wave[c] = wave
+            self.unit_pending[u] += 1
+
+    def _ran(self, i: int) -> None:
+        if self.rerun[i] >= 0:
+            self.wave[i] = self.rerun[i]
+            self.rerun[i] = -1
+            self._work.append((_RECHECK, self.plan.unit_of[i]))
+        else:
+            self._leave(i)
+
+    def _leave(self, i: int) -> None:
+        """Node `i` is no longer pending: whoever waited on it may go on."""
+        self.pending[i] = False
+        self.chosen[i] = False
+        u = self.plan.unit_of[i]
+        self.unit_pending[u] -= 1
+        self._work.append((_RECHECK if self.plan.is_cycle[u] else _RESOLVE, u))
+
+    def _decide(self, i: int) -> None:
+        """Nothing upstream can still write to pending node `i`: run it, or let it go."""
+        if not self.pending[i] or self.busy[i]:
+            return
+        plan = self.plan
+        node = plan.nodes[i]
+        if plan.gated[i] and not self.chosen[i]:
+            u = plan.unit_of[i]
+            gate_first = i in self.orders[u].forward_gated if plan.is_cycle[u] else True
+            if self.runs[i] or gate_first:
+                self._leave(i)  # its gate did not choose it
+                return
+        failed = self.failed_outputs
+        values = self.values
+        for name in node.inputs:
+            if failed and name in failed:
+                failed.update(node.outputs)  # what depends on a failure does not run
+                self._leave(i)
+                return
+            if name not in values and name not in node.defaults:
+                self._leave(i)  # its producer can no longer run and it has no default
+                return
+        if self.runs[i] >= self.max_iterations:
+            raise InfiniteLoopError(
+                f"Node '{node.name}' would run more than max_iterations={self.max_iterations} "
+                "times; the cycle it is in does not stop.\n"
+                "How to fix: check the gate that should END the cycle, or pass a larger "
+                "max_iterations to run() if the loop really needs more rounds.",
+                node=node.name,
+                max_iterations=self.max_iterations,
+            )
+        self.busy[i] = True
+        self._ready.append(i)
+
+    def _recheck(self, u: int) -> None:
+        """Decide every member of cycle `u` that nothing ahead of it holds back."""
+        plan = self.plan
+        order = self.orders[u]
+        live = [m for m in plan.units[u] if self.pending[m]]
+        wave = self.wave
+        for m in live:
+            if self.busy[m] or self.ext_count[m] or not self.pending[m]:
+                continue
+            ahead = order.ancestors[m]
+            if any(
+                p != m
+                and self.pending[p]
+                and (wave[p] < wave[m] or (wave[p] == wave[m] and p in ahead))
+                for p in live
+            ):
+                continue
+            self._decide(m)
+        if self.unit_pending[u] == 0 and not self.unit_done[u]:
+            self._resolve(u)
+
+    def _resolve(self, u: int) -> None:
+        """Unit `u` will never write again: release the nodes downstream of it."""
+        self.unit_done[u] = True
+        plan = self.plan
+        for m in plan.notify[u]:
+            self.ext_count[m] -= 1
+            if self.ext_count[m] == 0:
+                mu = plan.unit_of[m]
+                if plan.is_cycle[mu]:
+                    self._work.append((_RECHECK, mu))
+                else:
+                    self._decide(m)
+
+    def _drain(self) -> list[int]:
+        work = self._work
+        while work:
+            kind, u = work.popleft()
+            if kind == _RECHECK:
+                self._recheck(u)
+            elif not self.unit_done[u]:
+                self._resolve(u)
+        ready, self._ready = self._ready, []
+        return ready
+
+    def describe_waiting(self) -> str:
+        """Pending nodes, for debugging a run that ended early."""
+        return quoted(self.plan.nodes[i].name for i, p in enumerate(self.pending) if p)

@@ -1,0 +1,124 @@
+"""Event types: frozen records of what happened during a run.
+
+Events are plain data at the bottom of the import graph. Runners build them only
+when somebody listens (an event processor or an `iter()` consumer), so a run with no
+listener pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """How a run ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    PARTIAL = "partial"  # only for MapResult: some items failed, others completed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaseEvent:
+    """Fields every event carries."""
+
+    run_id: str
+    """The run this event belongs to."""
+    span_id: str
+    """This event's span: the run's span for run events, the node execution's otherwise."""
+    parent_span_id: str | None
+    """The enclosing span: the run's span for node events, the outer node's for a nested run."""
+    timestamp: float
+    """Seconds since the epoch (`time.time()`) when the event was made."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeEvent(BaseEvent):
+    """Fields of every event about one node execution."""
+
+    node_name: str
+    """The node's name in its graph."""
+    graph_path: tuple[str, ...] = ()
+    """Names of the enclosing graph nodes, outermost first; empty at the top level."""
+
+    @property
+    def path(self) -> str:
+        """`outer/inner/node`: the node's place in the nesting."""
+        return "/".join((*self.graph_path, self.node_name))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStartEvent(BaseEvent):
+    """A run (or a nested graph's run) started."""
+
+    graph_name: str | None
+    graph_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEndEvent(BaseEvent):
+    """A run ended; `status` says how."""
+
+    graph_name: str | None
+    status: RunStatus
+    error: BaseException | None = None
+    duration_ms: float = 0.0
+    graph_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStartEvent(NodeEvent):
+    """A node started executing."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeEndEvent(NodeEvent):
+    """A node finished and wrote `outputs`."""
+
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeErrorEvent(NodeEvent):
+    """A node raised `error` (or was stopped mid-stream)."""
+
+    error: BaseException
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteDecisionEvent(NodeEvent):
+    """A gate decided: `decision` is a target name, END, or a tuple of names."""
+
+    decision: object
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamingChunkEvent(NodeEvent):
+    """A node produced one chunk of a stream (a yielded item or `ctx.stream(chunk)`)."""
+
+    chunk: Any
+    sequence: int
+    """0, 1, 2 ... for the chunks of one node execution, in production order."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRequestedEvent(BaseEvent):
+    """Somebody asked the run to stop; no new node starts after this."""
+
+
+Event = (
+    RunStartEvent
+    | RunEndEvent
+    | NodeStartEvent
+    | NodeEndEvent
+    | NodeErrorEvent
+    | RouteDecisionEvent
+    | StreamingChunkEvent
+    | StopRequestedEvent
+)

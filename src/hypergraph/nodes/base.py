@@ -1,0 +1,94 @@
+"""HyperNode: the shape every node shares (name, inputs, outputs) and renaming.
+
+Renames never mutate: each returns a new node, so one function can appear in
+several graphs, or twice in one graph, under different names.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Self
+
+from .._names import quoted, suggest
+from ..errors import RenameError
+
+
+class HyperNode:
+    """Base of all nodes. Subclasses set the fields in `__init__`."""
+
+    name: str
+    inputs: tuple[str, ...]
+    """Input names, in parameter order (after renames; the context parameter excluded)."""
+    outputs: tuple[str, ...]
+    defaults: dict[str, Any]
+    """Default values by input name."""
+    is_async: bool = False
+    is_generator: bool = False
+    copied_defaults: frozenset[str] = frozenset()
+    """Inputs whose default is mutable, so each use gets its own copy."""
+    _params: tuple[str, ...]
+    """The underlying parameter name of each input, aligned with `inputs`."""
+
+    def with_name(self, name: str) -> Self:
+        """A copy of this node called `name`."""
+        if not isinstance(name, str) or not name:
+            raise RenameError(f"A node name must be a non-empty string, got {name!r}.")
+        clone = copy.copy(self)
+        clone.name = name
+        return clone
+
+    def with_inputs(self, mapping: Mapping[str, str] | None = None, /, **renames: str) -> Self:
+        """A copy whose inputs are renamed: `n.with_inputs(text="doc")` reads `doc`."""
+        clone = copy.copy(self)
+        clone._rename_inputs(_merge(mapping, renames))
+        return clone
+
+    def with_outputs(self, mapping: Mapping[str, str] | None = None, /, **renames: str) -> Self:
+        """A copy whose outputs are renamed: `n.with_outputs(doc="html_doc")`."""
+        changes = _merge(mapping, renames)
+        clone = copy.copy(self)
+        clone.outputs = _renamed(self, "output", self.outputs, changes)
+        return clone
+
+    rename_inputs = with_inputs
+    rename_outputs = with_outputs
+
+    def _rename_inputs(self, changes: dict[str, str]) -> None:
+        """Rename in place; only ever called on a fresh copy or during `__init__`."""
+        self.inputs = _renamed(self, "input", self.inputs, changes)
+        self.defaults = {changes.get(k, k): v for k, v in self.defaults.items()}
+
+    def __repr__(self) -> str:
+        kind = type(self).__name__
+        return f"{kind}('{self.name}', inputs={self.inputs!r}, outputs={self.outputs!r})"
+
+
+def _merge(mapping: Mapping[str, str] | None, renames: dict[str, str]) -> dict[str, str]:
+    changes = dict(mapping or {})
+    changes.update(renames)
+    return changes
+
+
+def _renamed(
+    node: HyperNode, kind: str, current: tuple[str, ...], changes: dict[str, str]
+) -> tuple[str, ...]:
+    for old, new in changes.items():
+        if old not in current:
+            raise RenameError(
+                f"Cannot rename {kind} '{old}' of node '{node.name}': it has no such {kind}."
+                f"{suggest(old, current)}\nIts {kind}s are: {quoted(current)}."
+            )
+        if not isinstance(new, str) or not new:
+            raise RenameError(
+                f"Cannot rename {kind} '{old}' of node '{node.name}' to {new!r}: "
+                "a name must be a non-empty string."
+            )
+    result = tuple(changes.get(name, name) for name in current)
+    if len(set(result)) != len(result):
+        dupes = sorted({n for n in result if result.count(n) > 1})
+        raise RenameError(
+            f"Renaming {kind}s of node '{node.name}' would give two {kind}s the name "
+            f"{quoted(dupes)}.\nHow to fix: choose a name the node does not already use."
+        )
+    return result

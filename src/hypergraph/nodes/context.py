@@ -1,0 +1,41 @@
+"""NodeContext: what a running node may ask of the run it belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class NodeContext:
+    """Injected into a node that declares a parameter annotated `NodeContext`.
+
+    It is not an input of the graph and cannot be bound; the runner supplies a fresh
+    one for every execution.
+
+    >>> @node(output_name="text")
+    ... def write(prompt: str, ctx: NodeContext) -> str:
+    ...     for token in ("Hel", "lo"):
+    ...         ctx.stream(token)          # consumers see it now
+    ...     return "Hello"
+    """
+
+    __slots__ = ("_send", "_stopped", "node_name")
+
+    def __init__(
+        self,
+        node_name: str,
+        send: Callable[[Any], None],
+        stopped: Callable[[], bool],
+    ) -> None:
+        self.node_name = node_name
+        self._send = send
+        self._stopped = stopped
+
+    def stream(self, chunk: Any) -> None:
+        """Deliver `chunk` to the run's consumers now, without changing the return value."""
+        self._send(chunk)
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once somebody asked the run to stop: finish early if you can."""
+        return self._stopped()

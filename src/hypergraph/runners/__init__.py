@@ -1,0 +1,1 @@
+"""Drivers of the scheduler: SyncRunner and AsyncRunner."""

@@ -1,0 +1,260 @@
+"""What both runners share for one run: the scheduler, outcomes, events and the result.
+
+Runners differ only in *how* they call a node (inline, awaited, in a thread); every
+decision about *what* happens next lives here or in the scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._names import quoted
+from ..engine.scheduler import Scheduler
+from ..errors import HypergraphError, InputValueError, NodeOutputError
+from ..events.dispatch import Dispatcher
+from ..events.types import (
+    BaseEvent,
+    NodeEndEvent,
+    NodeErrorEvent,
+    NodeStartEvent,
+    RouteDecisionEvent,
+    RunEndEvent,
+    RunStartEvent,
+    RunStatus,
+    StopRequestedEvent,
+    StreamingChunkEvent,
+)
+from ..graph.graph import Graph
+from ..nodes.base import HyperNode
+from ..nodes.context import NodeContext
+from ..nodes.function import FunctionNode
+from ..nodes.gate import END, GateNode
+from .result import RunResult
+
+DEFAULT_MAX_ITERATIONS = 1000
+_ERROR_MODES = ("raise", "continue")
+
+
+def new_id() -> str:
+    return os.urandom(8).hex()
+
+
+def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
+    """`run(graph, {"x": 1})` and `run(graph, x=1)` are the same call; both at once must agree."""
+    if values is not None and not isinstance(values, Mapping):
+        raise InputValueError(
+            f"run() takes the input values as a dict, got {type(values).__name__}.\n"
+            'How to fix: run(graph, {"x": 1}) or run(graph, x=1).',
+            names=[],
+        )
+    merged = dict(values or {})
+    clash = sorted(set(merged) & set(inputs))
+    if clash:
+        raise InputValueError(
+            f"Input {quoted(clash)} was given both in the values dict and as a keyword.\n"
+            "How to fix: give each input once.",
+            names=clash,
+        )
+    merged.update(inputs)
+    return merged
+
+
+class Execution:
+    """One run in progress."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any],
+        *,
+        max_iterations: int | None,
+        error_handling: str,
+        dispatcher: Dispatcher | None,
+        graph_path: tuple[str, ...] = (),
+        parent_span_id: str | None = None,
+    ) -> None:
+        if not isinstance(graph, Graph):
+            raise InputValueError(
+                f"A runner runs a Graph, got {type(graph).__name__}.\n"
+                "How to fix: wrap the nodes first: runner.run(Graph([...]), values).",
+                names=[],
+            )
+        if error_handling not in _ERROR_MODES:
+            raise InputValueError(
+                f"error_handling={error_handling!r} is not one of {quoted(_ERROR_MODES)}.",
+                names=["error_handling"],
+            )
+        limit = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
+        if not isinstance(limit, int) or limit < 1:
+            raise InputValueError(
+                f"max_iterations must be a positive int, got {max_iterations!r}.",
+                names=["max_iterations"],
+            )
+        self.graph = graph
+        self.plan = graph._plan
+        self.nodes = self.plan.nodes
+        self.sched = Scheduler(self.plan, graph._start_values(values), limit)
+        self.raise_errors = error_handling == "raise"
+        self.events = dispatcher if dispatcher else None
+        self.run_id = new_id()
+        self.graph_path = graph_path
+        self.parent_span_id = parent_span_id
+        self.span_id = new_id() if self.events else ""
+        self.node_spans: dict[int, str] = {}
+        self.error: BaseException | None = None
+        self.halted = False  # no new node starts: stop requested, or a failure ends the run
+        self.stop_requested = False
+        self.partial: dict[str, list[Any]] = {}
+        self.started_at = time.perf_counter()
+
+    # -- calling a node -----------------------------------------------------------------
+
+    def call_args(self, i: int, send: Callable[[Any], None]) -> dict[str, Any]:
+        """Keyword arguments for node `i`'s function, with its NodeContext if it wants one."""
+        node = self.nodes[i]
+        args = self.sched.inputs_for(i)
+        if isinstance(node, FunctionNode):
+            if node.inputs != node._params:
+                args = {p: args[name] for name, p in zip(node.inputs, node._params, strict=True)}
+            if node.context_param is not None:
+                args[node.context_param] = NodeContext(node.name, send, self._is_stopping)
+        return args
+
+    def _is_stopping(self) -> bool:
+        return self.stop_requested
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def finish(self, i: int, result: Any) -> list[int]:
+        """Node `i` returned `result`: record it and return the nodes now ready.
+
+        Raises NodeOutputError if `result` does not fit the node's declaration; the caller
+        turns that into the node's failure.
+        """
+        node = self.nodes[i]
+        if isinstance(node, GateNode):
+            targets = node.decide(result)
+            if self.events:
+                decision = (targets[0] if targets else END) if not node.multi_target else targets
+                self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
+                self.emit(NodeEndEvent(**self._node_fields(i)))
+            return self._advance(lambda: self.sched.finish_gate(i, targets))
+        outputs = shape_outputs(node, result)
+        if self.events:
+            self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
+        return self._advance(lambda: self.sched.finish(i, outputs))
+
+    def fail(self, i: int, exc: BaseException) -> list[int]:
+        """Node `i` raised `exc`."""
+        node = self.nodes[i]
+        if not isinstance(exc, HypergraphError):
+            exc.add_note(f"(raised by node '{'/'.join((*self.graph_path, node.name))}')")
+        if self.events:
+            self.emit(NodeErrorEvent(**self._node_fields(i), error=exc))
+        if self.error is None:
+            self.error = exc
+        if self.raise_errors:
+            self.halted = True
+        return self._advance(lambda: self.sched.fail(i))
+
+    def _advance(self, step: Callable[[], list[int]]) -> list[int]:
+        try:
+            ready = step()
+        except HypergraphError as exc:  # InfiniteLoopError: the run cannot go on
+            self.error = self.error or exc
+            self.halted = True
+            return []
+        return [] if self.halted else ready
+
+    def keep_partial(self, i: int, chunks: list[Any]) -> None:
+        self.partial[self.nodes[i].name] = chunks
+
+    def request_stop(self) -> None:
+        if self.stop_requested:
+            return
+        self.stop_requested = self.halted = True
+        if self.events:
+            self.emit(StopRequestedEvent(**self._run_fields()))
+
+    def result(self) -> RunResult:
+        if self.error is not None:
+            status = RunStatus.FAILED
+        elif self.stop_requested:
+            status = RunStatus.STOPPED
+        else:
+            status = RunStatus.COMPLETED
+        return RunResult(
+            values=self.sched.output_values(self.graph.outputs),
+            status=status,
+            run_id=self.run_id,
+            error=self.error,
+            partial=self.partial,
+        )
+
+    # -- events -------------------------------------------------------------------------
+
+    def emit(self, event: BaseEvent) -> None:
+        """Hand `event` to the run's listeners (only called when there are some)."""
+        assert self.events is not None
+        self.events.emit(event)
+
+    def run_start_event(self) -> RunStartEvent:
+        return RunStartEvent(
+            **self._run_fields(), graph_name=self.graph.name, graph_path=self.graph_path
+        )
+
+    def run_end_event(self) -> RunEndEvent:
+        result = self.result()
+        return RunEndEvent(
+            **self._run_fields(),
+            graph_name=self.graph.name,
+            graph_path=self.graph_path,
+            status=result.status,
+            error=result.error,
+            duration_ms=(time.perf_counter() - self.started_at) * 1000,
+        )
+
+    def node_start_event(self, i: int) -> NodeStartEvent:
+        self.node_spans[i] = new_id()
+        return NodeStartEvent(**self._node_fields(i))
+
+    def chunk_event(self, i: int, chunk: Any, sequence: int) -> StreamingChunkEvent:
+        return StreamingChunkEvent(**self._node_fields(i), chunk=chunk, sequence=sequence)
+
+    def _run_fields(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "timestamp": time.time(),
+        }
+
+    def _node_fields(self, i: int) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "span_id": self.node_spans.get(i, ""),
+            "parent_span_id": self.span_id,
+            "timestamp": time.time(),
+            "node_name": self.nodes[i].name,
+            "graph_path": self.graph_path,
+        }
+
+
+def shape_outputs(node: HyperNode, result: Any) -> dict[str, Any]:
+    """Map a node's return value onto its declared output names."""
+    outputs = node.outputs
+    if not outputs:
+        return {}
+    if len(outputs) == 1:
+        return {outputs[0]: result}
+    if not isinstance(result, tuple) or len(result) != len(outputs):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise NodeOutputError(
+            f"Node '{node.name}' declares {len(outputs)} outputs {outputs!r} but returned "
+            f"{got}.\nHow to fix: return a tuple of {len(outputs)} values, in that order.",
+            node=node.name,
+        )
+    return dict(zip(outputs, result, strict=True))

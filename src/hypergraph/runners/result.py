@@ -1,0 +1,86 @@
+"""RunResult and MapResult: what a run returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from .._names import quoted, suggest
+from ..events.types import RunStatus
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run.
+
+    `values` holds the graph's outputs that were produced; `partial` holds, for each
+    streaming node that failed or was stopped, the chunks it had produced.
+    """
+
+    values: dict[str, Any]
+    status: RunStatus
+    run_id: str
+    error: BaseException | None = None
+    partial: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            why = f" The run {self.status.value}" + (
+                f": {self.error!r:.80}." if self.error else "."
+            )
+            raise KeyError(
+                f"'{name}' is not among the values of this run.{suggest(name, self.values)}"
+                f"{why if self.status is not RunStatus.COMPLETED else ''} "
+                f"Values: {quoted(self.values)}."
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    @property
+    def completed(self) -> bool:
+        return self.status is RunStatus.COMPLETED
+
+
+class MapResult(Sequence[RunResult]):
+    """The runs of `runner.map`, in item order: `result["y"]` is the list of `y` per item."""
+
+    def __init__(self, results: Sequence[RunResult]) -> None:
+        self._results = tuple(results)
+
+    @overload
+    def __getitem__(self, key: int) -> RunResult: ...
+    @overload
+    def __getitem__(self, key: slice) -> Sequence[RunResult]: ...
+    @overload
+    def __getitem__(self, key: str) -> list[Any]: ...
+    def __getitem__(self, key: int | slice | str) -> Any:
+        if isinstance(key, str):
+            return [r.values.get(key) for r in self._results]
+        return self._results[key]
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __iter__(self) -> Iterator[RunResult]:
+        return iter(self._results)
+
+    @property
+    def status(self) -> RunStatus:
+        failed = sum(r.status is not RunStatus.COMPLETED for r in self._results)
+        if not failed:
+            return RunStatus.COMPLETED
+        return RunStatus.FAILED if failed == len(self._results) else RunStatus.PARTIAL
+
+    @property
+    def failures(self) -> list[RunResult]:
+        return [r for r in self._results if r.status is not RunStatus.COMPLETED]
+
+    def __repr__(self) -> str:
+        return f"MapResult({len(self)} items, status={self.status.value})"
