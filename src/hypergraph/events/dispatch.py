@@ -1,33 +1,40 @@
-"""Fan events out to processors; a processor that raises is logged and never breaks a run."""
+"""Fan events out to processors; a processor that raises is logged and never breaks a run.
+
+Sync processors are called in line, in order. Async processors are fed, in the same
+order, through a queue that one task drains, so awaiting them never holds up the run.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Iterable
+from typing import Any
 
+from ..errors import GraphConfigError
 from .types import BaseEvent
 
 log = logging.getLogger("hypergraph.events")
 
 
 class Dispatcher:
-    """The listeners of one run: sync processors are called, async ones awaited."""
+    """The processors of one run."""
 
     def __init__(self, processors: Iterable[object]) -> None:
-        self.sync: list[object] = []
-        self.async_: list[object] = []
+        self.sync: list[Any] = []
+        self.async_: list[Any] = []
         for p in processors:
             handler = getattr(p, "on_event", None)
             if not callable(handler):
-                from ..errors import GraphConfigError
-
                 raise GraphConfigError(
                     f"Event processor {p!r:.60} has no on_event(event) method.\n"
                     "How to fix: subclass EventProcessor or TypedEventProcessor, or give the "
                     "object an on_event method."
                 )
             (self.async_ if inspect.iscoroutinefunction(handler) else self.sync).append(p)
+        self._queue: asyncio.Queue[BaseEvent | None] | None = None
+        self._pump: asyncio.Task[None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.sync or self.async_)
@@ -35,24 +42,33 @@ class Dispatcher:
     def emit(self, event: BaseEvent) -> None:
         for p in self.sync:
             try:
-                p.on_event(event)  # type: ignore[attr-defined]
+                p.on_event(event)
             except Exception:
                 log.exception("event processor %r failed on %s", p, type(event).__name__)
+        if self.async_:
+            if self._queue is None:
+                self._queue = asyncio.Queue()
+                self._pump = asyncio.get_running_loop().create_task(self._drain(self._queue))
+            self._queue.put_nowait(event)
 
-    async def aemit(self, event: BaseEvent) -> None:
-        self.emit(event)
-        for p in self.async_:
-            try:
-                await p.on_event(event)  # type: ignore[attr-defined]
-            except Exception:
-                log.exception("event processor %r failed on %s", p, type(event).__name__)
+    async def _drain(self, queue: asyncio.Queue[BaseEvent | None]) -> None:
+        while (event := await queue.get()) is not None:
+            for p in self.async_:
+                try:
+                    await p.on_event(event)
+                except Exception:
+                    log.exception("event processor %r failed on %s", p, type(event).__name__)
 
     def shutdown(self) -> None:
         for p in self.sync:
-            _call_quietly(p, "shutdown")
+            _quietly(p.shutdown if hasattr(p, "shutdown") else None, p)
 
     async def ashutdown(self) -> None:
+        """Deliver what is queued to async processors, then shut every processor down."""
         self.shutdown()
+        if self._queue is not None and self._pump is not None:
+            self._queue.put_nowait(None)
+            await self._pump
         for p in self.async_:
             closer = getattr(p, "shutdown", None)
             if closer is not None:
@@ -62,11 +78,10 @@ class Dispatcher:
                     log.exception("event processor %r failed to shut down", p)
 
 
-def _call_quietly(p: object, method: str) -> None:
-    fn = getattr(p, method, None)
+def _quietly(fn: Any, p: object) -> None:
     if fn is None:
         return
     try:
         fn()
     except Exception:
-        log.exception("event processor %r failed in %s()", p, method)
+        log.exception("event processor %r failed in shutdown()", p)

@@ -21,6 +21,7 @@ class FunctionNode(HyperNode):
 
     func: Callable[..., Any]
     context_param: str | None
+
     def __init__(
         self,
         func: Callable[..., Any],

@@ -9,22 +9,33 @@ worker threads so they cannot block it (gates excepted: they only decide, quickl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from ..events.dispatch import Dispatcher
+from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.gate import GateNode
-from .execution import Execution, merge_inputs
+from .channel import DEFAULT_BUFFER_SIZE, AsyncChannel, ConsumerGone
+from .execution import Control, Execution, merge_inputs
 from .result import RunResult
+from .tracking import RunRegistry
 
 
 class AsyncRunner:
     """Run a graph on an asyncio event loop.
 
     >>> result = await AsyncRunner().run(graph, {"x": 5})
+    >>> async with AsyncRunner().iter(graph, {"x": 5}) as run:
+    ...     async for event in run:
+    ...         print(event)
+    ...     result = await run.result()
     """
+
+    def __init__(self) -> None:
+        self._runs = RunRegistry()
 
     async def run(
         self,
@@ -39,33 +50,147 @@ class AsyncRunner:
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
         _check_concurrency(max_concurrency)
-        dispatcher = Dispatcher(event_processors or ())
         ex = Execution(
             graph,
             merge_inputs(values, inputs),
             max_iterations=max_iterations,
             error_handling=error_handling,
-            dispatcher=dispatcher,
+            dispatcher=Dispatcher(event_processors or ()),
         )
+        with self._runs.track(ex):
+            await drive(ex, max_concurrency, None)
+        return ex.outcome()
+
+    def iter(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        max_iterations: int | None = None,
+        error_handling: str = "raise",
+        event_processors: Iterable[object] | None = None,
+        max_concurrency: int | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: str = "wait",
+        **inputs: Any,
+    ) -> AsyncRun:
+        """Run `graph` and stream its events: `async with runner.iter(g, v) as run: ...`."""
+        _check_concurrency(max_concurrency)
+
+        def start(channel: AsyncChannel) -> Execution:
+            return Execution(
+                graph,
+                merge_inputs(values, inputs),
+                max_iterations=max_iterations,
+                error_handling=error_handling,
+                dispatcher=Dispatcher(event_processors or ()),
+                deliver=channel.offer,
+            )
+
+        return AsyncRun(self._runs, start, max_concurrency, buffer_size, overflow)
+
+    def stop(self, run_id: str) -> None:
+        """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
+        self._runs.stop(run_id)
+
+
+class AsyncRun:
+    """An async run whose events are read as they happen. Leave the `async with` to cancel it."""
+
+    def __init__(
+        self,
+        registry: RunRegistry,
+        start: Any,
+        max_concurrency: int | None,
+        buffer_size: int,
+        overflow: str,
+    ) -> None:
+        self._registry = registry
+        self._start = start
+        self._cap = max_concurrency
+        self._size = buffer_size
+        self._overflow = overflow
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AsyncRun:
+        self.channel = AsyncChannel(self._size, self._overflow)
+        self.ex: Execution = self._start(self.channel)
+        self._task = asyncio.get_running_loop().create_task(self._main())
+        return self
+
+    async def _main(self) -> None:
+        with self._registry.track(self.ex):
+            try:
+                await drive(self.ex, self._cap, self.channel)
+            finally:
+                self.channel.finish()
+
+    def __aiter__(self) -> AsyncIterator[BaseEvent]:
+        return self
+
+    async def __anext__(self) -> BaseEvent:
+        event = await self.channel.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def result(self) -> RunResult:
+        """Wait for the run to end (events not read yet are skipped) and return its result."""
+        assert self._task is not None, "use `async with runner.iter(...) as run`"
+        self.channel.discard()
+        await asyncio.shield(self._task)
+        return self.ex.outcome()
+
+    def stop(self) -> None:
+        """No new node starts; generator nodes close at their next yield."""
+        self.ex.request_stop()
+
+    @property
+    def run_id(self) -> str:
+        return self.ex.run_id
+
+    @property
+    def dropped(self) -> int:
+        """Chunks dropped by `overflow="drop_oldest"` (always 0 with the default policy)."""
+        return self.channel.dropped
+
+    @property
+    def partial(self) -> dict[str, list[Any]]:
+        return self.ex.partial
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        task = self._task
+        if task is None or task.done():
+            return
+        # The consumer left early: cancel the run and wait until nothing of it is running.
+        self.ex.control.cancelled = True
+        self.channel.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:
+    """Run `ex` to the end on the current loop, emitting run start and end around it."""
+    if ex.events:
+        ex.emit(ex.run_start_event())
+    try:
+        await _Drive(ex, max_concurrency, channel).run()
+    finally:
         if ex.events:
-            ex.emit(ex.run_start_event())
-        try:
-            await _Drive(ex, max_concurrency).run()
-        finally:
-            if ex.events:
-                ex.emit(ex.run_end_event())
-                await ex.events.ashutdown()
-        if ex.error is not None and ex.raise_errors:
-            raise ex.error
-        return ex.result()
+            ex.emit(ex.run_end_event())
+        await ex.dispatcher.ashutdown()
 
 
 class _Drive:
     """The tasks of one run, and the cap on how many run at once."""
 
-    def __init__(self, ex: Execution, max_concurrency: int | None) -> None:
+    def __init__(
+        self, ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None
+    ) -> None:
         self.ex = ex
         self.cap = max_concurrency or 0
+        self.channel = channel
         self.tasks: set[asyncio.Task[None]] = set()
         self.waiting: list[int] = []
         self.loop = asyncio.get_running_loop()
@@ -76,25 +201,29 @@ class _Drive:
         self.check_done()
         try:
             await self.done
+        except asyncio.CancelledError:
+            self.ex.control.cancelled = True
+            raise
         finally:
-            # Leaving early (a failure, or our caller was cancelled) cancels what is in flight
-            # and waits for it, so nothing keeps running after the run returns.
+            # A failure, or our caller left: cancel what is in flight and wait for it, so
+            # nothing of this run keeps running after it returns.
             for t in self.tasks:
                 t.cancel()
-            if self.tasks:
+            while self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def launch(self, ready: list[int]) -> None:
         for i in ready:
             heapq.heappush(self.waiting, i)
-        while self.waiting and not self.ex.halted and (not self.cap or len(self.tasks) < self.cap):
+        ex = self.ex
+        while self.waiting and not ex.halted and (not self.cap or len(self.tasks) < self.cap):
             i = heapq.heappop(self.waiting)
-            task = self.loop.create_task(self.node(i))
-            self.tasks.add(task)
+            self.tasks.add(self.loop.create_task(self.node(i)))
 
     def check_done(self) -> None:
-        finished = not self.tasks and (self.ex.halted or not self.waiting)
-        if (finished or (self.ex.halted and self.ex.raise_errors)) and not self.done.done():
+        ex = self.ex
+        idle = not self.tasks and (ex.halted or not self.waiting)
+        if (idle or (ex.failed and ex.raise_errors)) and not self.done.done():
             self.done.set_result(None)
 
     async def node(self, i: int) -> None:
@@ -111,47 +240,98 @@ class _Drive:
         ex = self.ex
         node = ex.nodes[i]
         chunks: list[Any] = []
+        channel = self.channel
+        loop = self.loop
+        control = ex.control
 
-        def send(chunk: Any) -> None:
+        async def publish(chunk: Any) -> None:
+            """A chunk from a producer that can wait: backpressure through the channel."""
+            if ex.events:
+                event = ex.chunk_event(i, chunk, len(chunks))
+                ex.dispatcher.emit(event)
+                if channel is not None:
+                    await channel.put(event)
+            chunks.append(chunk)
+
+        def offer(chunk: Any) -> None:
+            """A chunk from `ctx.stream` on the loop: it cannot wait, so it is always taken."""
+            if control.cancelled:
+                raise ConsumerGone()
             if ex.events:
                 ex.emit(ex.chunk_event(i, chunk, len(chunks)))
             chunks.append(chunk)
 
-        def send_from_thread(chunk: Any) -> None:
-            self.loop.call_soon_threadsafe(send, chunk)
+        def from_thread(chunk: Any) -> None:
+            """A chunk from a worker thread: the thread waits until the loop has taken it."""
+            if control.cancelled:
+                raise ConsumerGone()
+            asyncio.run_coroutine_threadsafe(publish(chunk), loop).result()
 
-        args = ex.call_args(
-            i, send if node.is_async or isinstance(node, GateNode) else send_from_thread
-        )
+        on_loop = node.is_async or isinstance(node, GateNode)
+        args = ex.call_args(i, offer if on_loop else from_thread)
         if ex.events:
             ex.emit(ex.node_start_event(i))
         func = node.func  # type: ignore[attr-defined]
         try:
             if node.is_async and node.is_generator:
-                async for item in func(**args):
-                    send(item)
+                agen = func(**args)
+                try:
+                    async for item in agen:
+                        await publish(item)
+                        if control.stop_requested:
+                            return ex.stopped(i, chunks)
+                finally:
+                    await agen.aclose()
                 result: Any = chunks
             elif node.is_async:
                 result = await func(**args)
-            elif isinstance(node, GateNode):
+            elif on_loop:
                 result = func(**args)
             elif node.is_generator:
-                # Chunks scheduled from the thread run before the thread's completion does:
-                # the loop's callback queue is FIFO.
-                await asyncio.to_thread(_drain_generator, func, args, send_from_thread)
+                if await self.in_thread(_drain, func, args, from_thread, control):
+                    return ex.stopped(i, chunks)
                 result = chunks
             else:
-                result = await asyncio.to_thread(func, **args)
+                result = await self.in_thread(func, **args)
             return ex.finish(i, result)
         except Exception as exc:
             if chunks:
                 ex.keep_partial(i, chunks)
             return ex.fail(i, exc)
+        except ConsumerGone:  # the consumer left while this node was streaming
+            return ex.stopped(i, chunks)
+        except asyncio.CancelledError:
+            if chunks:
+                ex.keep_partial(i, chunks)
+            raise
+
+    async def in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `func` in a worker thread; if we are cancelled, wait for the thread to end."""
+        future = self.loop.run_in_executor(None, lambda: func(*args, **kwargs))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # A thread cannot be killed: tell it to unwind (its next chunk raises
+            # ConsumerGone) and wait, so that nothing of this run outlives it.
+            self.ex.control.cancelled = True
+            if self.channel is not None:
+                self.channel.close()
+            with contextlib.suppress(BaseException):
+                await future
+            raise
 
 
-def _drain_generator(func: Any, args: dict[str, Any], send: Any) -> None:
-    for item in func(**args):
-        send(item)
+def _drain(func: Any, args: dict[str, Any], send: Any, control: Control) -> bool:
+    """Run a sync generator node in a worker thread; True if it was closed by a stop."""
+    gen = func(**args)
+    try:
+        for item in gen:
+            send(item)
+            if control.stop_requested:
+                return True
+    finally:
+        gen.close()
+    return False
 
 
 def _check_concurrency(max_concurrency: int | None) -> None:

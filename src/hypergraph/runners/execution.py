@@ -62,6 +62,16 @@ def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> di
     return merged
 
 
+class Control:
+    """Signals shared by a run and the graphs nested in it."""
+
+    __slots__ = ("cancelled", "stop_requested")
+
+    def __init__(self) -> None:
+        self.stop_requested = False  # finish what runs, start nothing new
+        self.cancelled = False  # the caller left: unwind everything now
+
+
 class Execution:
     """One run in progress."""
 
@@ -72,7 +82,9 @@ class Execution:
         *,
         max_iterations: int | None,
         error_handling: str,
-        dispatcher: Dispatcher | None,
+        dispatcher: Dispatcher,
+        deliver: Callable[[BaseEvent], None] | None = None,
+        control: Control | None = None,
         graph_path: tuple[str, ...] = (),
         parent_span_id: str | None = None,
     ) -> None:
@@ -98,15 +110,17 @@ class Execution:
         self.nodes = self.plan.nodes
         self.sched = Scheduler(self.plan, graph._start_values(values), limit)
         self.raise_errors = error_handling == "raise"
-        self.events = dispatcher if dispatcher else None
+        self.dispatcher = dispatcher
+        self.deliver = deliver  # the iter() consumer, if any
+        self.events = bool(dispatcher) or deliver is not None
+        self.control = control or Control()
         self.run_id = new_id()
         self.graph_path = graph_path
         self.parent_span_id = parent_span_id
         self.span_id = new_id() if self.events else ""
         self.node_spans: dict[int, str] = {}
         self.error: BaseException | None = None
-        self.halted = False  # no new node starts: stop requested, or a failure ends the run
-        self.stop_requested = False
+        self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.partial: dict[str, list[Any]] = {}
         self.started_at = time.perf_counter()
 
@@ -124,7 +138,13 @@ class Execution:
         return args
 
     def _is_stopping(self) -> bool:
-        return self.stop_requested
+        return self.control.stop_requested or self.control.cancelled
+
+    @property
+    def halted(self) -> bool:
+        """No new node starts: the run failed, was asked to stop, or was abandoned."""
+        control = self.control
+        return self.failed or control.stop_requested or control.cancelled
 
     # -- outcomes -----------------------------------------------------------------------
 
@@ -157,7 +177,14 @@ class Execution:
         if self.error is None:
             self.error = exc
         if self.raise_errors:
-            self.halted = True
+            self.failed = True
+        return self._advance(lambda: self.sched.fail(i))
+
+    def stopped(self, i: int, chunks: list[Any]) -> list[int]:
+        """Node `i` was closed before it finished (stop or cancel): keep what it streamed."""
+        self.keep_partial(i, chunks)
+        if self.events:
+            self.emit(NodeEndEvent(**self._node_fields(i)))
         return self._advance(lambda: self.sched.fail(i))
 
     def _advance(self, step: Callable[[], list[int]]) -> list[int]:
@@ -165,7 +192,7 @@ class Execution:
             ready = step()
         except HypergraphError as exc:  # InfiniteLoopError: the run cannot go on
             self.error = self.error or exc
-            self.halted = True
+            self.failed = True
             return []
         return [] if self.halted else ready
 
@@ -173,16 +200,22 @@ class Execution:
         self.partial[self.nodes[i].name] = chunks
 
     def request_stop(self) -> None:
-        if self.stop_requested:
+        if self.control.stop_requested:
             return
-        self.stop_requested = self.halted = True
+        self.control.stop_requested = True
         if self.events:
             self.emit(StopRequestedEvent(**self._run_fields()))
+
+    def outcome(self) -> RunResult:
+        """The result, or with error_handling="raise" the node's own exception."""
+        if self.error is not None and self.raise_errors:
+            raise self.error
+        return self.result()
 
     def result(self) -> RunResult:
         if self.error is not None:
             status = RunStatus.FAILED
-        elif self.stop_requested:
+        elif self.control.stop_requested or self.control.cancelled:
             status = RunStatus.STOPPED
         else:
             status = RunStatus.COMPLETED
@@ -198,8 +231,9 @@ class Execution:
 
     def emit(self, event: BaseEvent) -> None:
         """Hand `event` to the run's listeners (only called when there are some)."""
-        assert self.events is not None
-        self.events.emit(event)
+        self.dispatcher.emit(event)
+        if self.deliver is not None:
+            self.deliver(event)
 
     def run_start_event(self) -> RunStartEvent:
         return RunStartEvent(

@@ -1,26 +1,41 @@
-"""SyncRunner: runs nodes one at a time, in graph order, in the calling thread."""
+"""SyncRunner: runs nodes one at a time, in graph order.
+
+`run` executes in the calling thread. `iter` executes in one worker thread so that the
+caller can read events while nodes stream (even a plain `def` node calling
+`ctx.stream`), with the thread waiting whenever the caller falls behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .._names import quoted
 from ..errors import IncompatibleRunnerError
 from ..events.dispatch import Dispatcher
+from ..events.types import BaseEvent
 from ..graph.graph import Graph
+from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
 from .execution import Execution, merge_inputs
 from .result import RunResult
+from .tracking import RunRegistry
 
 
 class SyncRunner:
     """Run a graph synchronously.
 
     >>> result = SyncRunner().run(graph, {"x": 5})
-    >>> result["doubled"]
-    10
+    >>> with SyncRunner().iter(graph, {"x": 5}) as run:
+    ...     for event in run:
+    ...         print(event)
+    ...     result = run.result()
     """
+
+    def __init__(self) -> None:
+        self._runs = RunRegistry()
 
     def run(
         self,
@@ -33,56 +48,168 @@ class SyncRunner:
         **inputs: Any,
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
+        ex = self._execution(
+            graph, values, inputs, max_iterations, error_handling, event_processors
+        )
+        with self._runs.track(ex):
+            drive(ex)
+        return ex.outcome()
+
+    def iter(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        max_iterations: int | None = None,
+        error_handling: str = "raise",
+        event_processors: Iterable[object] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: str = "wait",
+        **inputs: Any,
+    ) -> SyncRun:
+        """Run `graph` and stream its events: `with runner.iter(g, v) as run: for e in run: ...`."""
+        channel = ThreadChannel(buffer_size, overflow)
+        ex = self._execution(
+            graph, values, inputs, max_iterations, error_handling, event_processors
+        )
+        ex.deliver = channel.put
+        ex.events = True
+        return SyncRun(self._runs, ex, channel)
+
+    def stop(self, run_id: str) -> None:
+        """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
+        self._runs.stop(run_id)
+
+    def _execution(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None,
+        inputs: dict[str, Any],
+        max_iterations: int | None,
+        error_handling: str,
+        event_processors: Iterable[object] | None,
+    ) -> Execution:
         dispatcher = Dispatcher(event_processors or ())
         _refuse_async(graph, dispatcher)
-        ex = Execution(
+        return Execution(
             graph,
             merge_inputs(values, inputs),
             max_iterations=max_iterations,
             error_handling=error_handling,
             dispatcher=dispatcher,
         )
+
+
+class SyncRun:
+    """A sync run whose events are read as they happen. Leave the `with` to cancel it."""
+
+    def __init__(self, registry: RunRegistry, ex: Execution, channel: ThreadChannel) -> None:
+        self._registry = registry
+        self.ex = ex
+        self.channel = channel
+        self._thread = threading.Thread(target=self._main, name="hypergraph-run", daemon=True)
+
+    def __enter__(self) -> SyncRun:
+        self._thread.start()
+        return self
+
+    def _main(self) -> None:
+        with self._registry.track(self.ex):
+            try:
+                drive(self.ex)
+            except ConsumerGone:
+                self.ex.control.cancelled = True
+            finally:
+                self.channel.finish()
+
+    def __iter__(self) -> Iterator[BaseEvent]:
+        while (event := self.channel.get()) is not None:
+            yield event
+
+    def result(self) -> RunResult:
+        """Wait for the run to end (events not read yet are skipped) and return its result."""
+        self.channel.discard()
+        self._thread.join()
+        return self.ex.outcome()
+
+    def stop(self) -> None:
+        """No new node starts; generator nodes close at their next yield."""
+        self.ex.request_stop()
+
+    @property
+    def run_id(self) -> str:
+        return self.ex.run_id
+
+    @property
+    def dropped(self) -> int:
+        return self.channel.dropped
+
+    @property
+    def partial(self) -> dict[str, list[Any]]:
+        return self.ex.partial
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread.is_alive():
+            # The consumer left early: the run's next event or chunk raises ConsumerGone
+            # in its thread, which unwinds the node; we wait until it has.
+            self.ex.control.cancelled = True
+            self.channel.close()
+            self._thread.join()
+
+
+def drive(ex: Execution) -> None:
+    """Run `ex` to the end in this thread, emitting run start and end around it."""
+    if ex.events:
+        ex.emit(ex.run_start_event())
+    try:
+        ready = ex.sched.start()
+        heapq.heapify(ready)
+        while ready and not ex.halted:
+            for r in _execute(ex, heapq.heappop(ready)):
+                heapq.heappush(ready, r)
+    finally:
         if ex.events:
-            ex.emit(ex.run_start_event())
-        try:
-            ready = ex.sched.start()
-            heapq.heapify(ready)
-            while ready and not ex.halted:
-                i = heapq.heappop(ready)
-                for r in self._execute(ex, i):
-                    heapq.heappush(ready, r)
-        finally:
-            if ex.events:
+            with contextlib.suppress(ConsumerGone):  # the consumer may have left already
                 ex.emit(ex.run_end_event())
-                ex.events.shutdown()
-        if ex.error is not None and ex.raise_errors:
-            raise ex.error
-        return ex.result()
+        ex.dispatcher.shutdown()
 
-    def _execute(self, ex: Execution, i: int) -> list[int]:
-        node = ex.nodes[i]
-        chunks: list[Any] = []
 
-        def send(chunk: Any) -> None:
-            if ex.events:
-                ex.emit(ex.chunk_event(i, chunk, len(chunks)))
-            chunks.append(chunk)
+def _execute(ex: Execution, i: int) -> list[int]:
+    node = ex.nodes[i]
+    chunks: list[Any] = []
+    control = ex.control
 
-        args = ex.call_args(i, send)
+    def send(chunk: Any) -> None:
+        if control.cancelled:
+            raise ConsumerGone()
         if ex.events:
-            ex.emit(ex.node_start_event(i))
-        try:
-            if node.is_generator:
-                for item in node.func(**args):  # type: ignore[attr-defined]
+            ex.emit(ex.chunk_event(i, chunk, len(chunks)))
+        chunks.append(chunk)
+
+    args = ex.call_args(i, send)
+    if ex.events:
+        ex.emit(ex.node_start_event(i))
+    try:
+        if node.is_generator:
+            gen = node.func(**args)  # type: ignore[attr-defined]
+            try:
+                for item in gen:
                     send(item)
-                result: Any = chunks
-            else:
-                result = node.func(**args)  # type: ignore[attr-defined]
-            return ex.finish(i, result)
-        except Exception as exc:
-            if chunks:
-                ex.keep_partial(i, chunks)
-            return ex.fail(i, exc)
+                    if control.stop_requested:
+                        return ex.stopped(i, chunks)
+            finally:
+                gen.close()
+            result: Any = chunks
+        else:
+            result = node.func(**args)  # type: ignore[attr-defined]
+        return ex.finish(i, result)
+    except Exception as exc:
+        if chunks:
+            ex.keep_partial(i, chunks)
+        return ex.fail(i, exc)
+    except ConsumerGone:
+        ex.stopped(i, chunks)
+        raise
 
 
 def _refuse_async(graph: Graph, dispatcher: Dispatcher) -> None:
