@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from ..events.dispatch import Dispatcher
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.gate import GateNode
+from ..nodes.graph_node import GraphNode
+from . import nesting
+from .batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
 from .channel import DEFAULT_BUFFER_SIZE, AsyncChannel, ConsumerGone
 from .execution import Control, Execution, merge_inputs
-from .result import RunResult
+from .result import MapResult, RunResult
 from .tracking import RunRegistry
 
 
@@ -58,7 +60,10 @@ class AsyncRunner:
             dispatcher=Dispatcher(event_processors or ()),
         )
         with self._runs.track(ex):
-            await drive(ex, max_concurrency, None)
+            try:
+                await drive(ex, max_concurrency, None)
+            finally:
+                await ex.dispatcher.ashutdown()
         return ex.outcome()
 
     def iter(
@@ -88,6 +93,109 @@ class AsyncRunner:
             )
 
         return AsyncRun(self._runs, start, max_concurrency, buffer_size, overflow)
+
+    async def map(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        map_over: str | Iterable[str],
+        map_mode: str = "zip",
+        error_handling: str = "raise",
+        max_iterations: int | None = None,
+        event_processors: Iterable[object] | None = None,
+        max_concurrency: int | None = None,
+        **inputs: Any,
+    ) -> MapResult:
+        """Run `graph` once per item of the `map_over` lists, items concurrently.
+
+        `max_concurrency` caps node executions across all items (and items in flight).
+        """
+        items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
+        runs = self._map_runs(
+            graph, items, error_handling, max_iterations, event_processors, max_concurrency,
+            in_flight=max_concurrency or len(items),
+        )  # fmt: skip
+        async with contextlib.aclosing(runs):
+            async for k, result in runs:
+                results[k] = result
+        return MapResult(results)
+
+    def map_iter(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        map_over: str | Iterable[str],
+        map_mode: str = "zip",
+        error_handling: str = "raise",
+        max_iterations: int | None = None,
+        event_processors: Iterable[object] | None = None,
+        max_concurrency: int | None = None,
+        **inputs: Any,
+    ) -> AsyncGenerator[tuple[int, RunResult], None]:
+        """Yield `(index, RunResult)` as items finish, at most `max_concurrency` in flight.
+
+        Memory stays bounded: a new item starts only when the consumer has taken a
+        finished one. Leaving the loop early (best inside `contextlib.aclosing`) cancels
+        the items in flight.
+        """
+        _check_concurrency(max_concurrency)
+        items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        return self._map_runs(
+            graph, items, error_handling, max_iterations, event_processors, max_concurrency,
+            in_flight=max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY,
+        )  # fmt: skip
+
+    async def _map_runs(
+        self,
+        graph: Graph,
+        items: list[dict[str, Any]],
+        error_handling: str,
+        max_iterations: int | None,
+        event_processors: Iterable[object] | None,
+        max_concurrency: int | None,
+        in_flight: int,
+    ) -> AsyncGenerator[tuple[int, RunResult], None]:
+        dispatcher = Dispatcher(event_processors or ())
+        control = Control()
+        if max_concurrency:
+            control.limiter = asyncio.Semaphore(max_concurrency)
+        todo = iter(enumerate(items))
+        running: dict[asyncio.Task[None], tuple[int, Execution]] = {}
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while len(running) < in_flight and (nxt := next(todo, None)) is not None:
+                    k, item = nxt
+                    ex = Execution(
+                        graph,
+                        item,
+                        max_iterations=max_iterations,
+                        error_handling=error_handling,
+                        dispatcher=dispatcher,
+                        control=control,
+                    )
+                    running[loop.create_task(self._tracked(ex))] = (k, ex)
+                if not running:
+                    return
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: running[t][0]):
+                    k, ex = running.pop(task)
+                    task.result()
+                    yield k, ex.outcome()
+        finally:
+            control.cancelled = True
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            await dispatcher.ashutdown()
+
+    async def _tracked(self, ex: Execution) -> None:
+        with self._runs.track(ex):
+            await drive(ex, None, None)
 
     def stop(self, run_id: str) -> None:
         """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
@@ -123,6 +231,7 @@ class AsyncRun:
             try:
                 await drive(self.ex, self._cap, self.channel)
             finally:
+                await self.ex.dispatcher.ashutdown()
                 self.channel.finish()
 
     def __aiter__(self) -> AsyncIterator[BaseEvent]:
@@ -172,27 +281,24 @@ class AsyncRun:
 
 async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:
     """Run `ex` to the end on the current loop, emitting run start and end around it."""
+    if max_concurrency and ex.control.limiter is None:
+        ex.control.limiter = asyncio.Semaphore(max_concurrency)
     if ex.events:
         ex.emit(ex.run_start_event())
     try:
-        await _Drive(ex, max_concurrency, channel).run()
+        await _Drive(ex, channel).run()
     finally:
         if ex.events:
             ex.emit(ex.run_end_event())
-        await ex.dispatcher.ashutdown()
 
 
 class _Drive:
-    """The tasks of one run, and the cap on how many run at once."""
+    """The tasks of one run."""
 
-    def __init__(
-        self, ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None
-    ) -> None:
+    def __init__(self, ex: Execution, channel: AsyncChannel | None) -> None:
         self.ex = ex
-        self.cap = max_concurrency or 0
         self.channel = channel
         self.tasks: set[asyncio.Task[None]] = set()
-        self.waiting: list[int] = []
         self.loop = asyncio.get_running_loop()
         self.done = self.loop.create_future()
 
@@ -213,28 +319,45 @@ class _Drive:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def launch(self, ready: list[int]) -> None:
-        for i in ready:
-            heapq.heappush(self.waiting, i)
-        ex = self.ex
-        while self.waiting and not ex.halted and (not self.cap or len(self.tasks) < self.cap):
-            i = heapq.heappop(self.waiting)
-            self.tasks.add(self.loop.create_task(self.node(i)))
+        if not self.ex.halted:
+            for i in sorted(ready):
+                self.tasks.add(self.loop.create_task(self.node(i)))
 
     def check_done(self) -> None:
         ex = self.ex
-        idle = not self.tasks and (ex.halted or not self.waiting)
-        if (idle or (ex.failed and ex.raise_errors)) and not self.done.done():
+        if (not self.tasks or (ex.failed and ex.raise_errors)) and not self.done.done():
             self.done.set_result(None)
 
     async def node(self, i: int) -> None:
         task = asyncio.current_task()
+        limiter = self.ex.control.limiter
         try:
-            ready = await self.execute(i)
+            if isinstance(self.ex.nodes[i], GraphNode):
+                ready = await self.graph_node(i)  # holds no slot: its inner nodes take them
+            elif limiter is None:
+                ready = await self.execute(i)
+            else:
+                async with limiter:
+                    ready = [] if self.ex.halted else await self.execute(i)
         finally:
             if task is not None:
                 self.tasks.discard(task)
         self.launch(ready)
         self.check_done()
+
+    async def graph_node(self, i: int) -> list[int]:
+        ex = self.ex
+        node = ex.nodes[i]
+        assert isinstance(node, GraphNode)
+        args = ex.call_args(i, _no_chunks)
+        if ex.events:
+            ex.emit(ex.node_start_event(i))
+        try:
+            runs = nesting.children(ex, i, args)
+            await asyncio.gather(*(drive(run, None, self.channel) for run in runs))
+            return ex.finish(i, nesting.outputs(node, runs))
+        except Exception as exc:
+            return ex.fail(i, exc)
 
     async def execute(self, i: int) -> list[int]:
         ex = self.ex
@@ -319,6 +442,10 @@ class _Drive:
             with contextlib.suppress(BaseException):
                 await future
             raise
+
+
+def _no_chunks(chunk: Any) -> None:
+    raise AssertionError("a graph node streams through its inner nodes")
 
 
 def _drain(func: Any, args: dict[str, Any], send: Any, control: Control) -> bool:

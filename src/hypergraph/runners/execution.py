@@ -32,6 +32,7 @@ from ..nodes.base import HyperNode
 from ..nodes.context import NodeContext
 from ..nodes.function import FunctionNode
 from ..nodes.gate import END, GateNode
+from ..nodes.graph_node import GraphNode
 from .result import RunResult
 
 DEFAULT_MAX_ITERATIONS = 1000
@@ -65,11 +66,12 @@ def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> di
 class Control:
     """Signals shared by a run and the graphs nested in it."""
 
-    __slots__ = ("cancelled", "stop_requested")
+    __slots__ = ("cancelled", "limiter", "stop_requested")
 
     def __init__(self) -> None:
         self.stop_requested = False  # finish what runs, start nothing new
         self.cancelled = False  # the caller left: unwind everything now
+        self.limiter: Any = None  # AsyncRunner: one semaphore capping leaf nodes run-wide
 
 
 class Execution:
@@ -130,11 +132,10 @@ class Execution:
         """Keyword arguments for node `i`'s function, with its NodeContext if it wants one."""
         node = self.nodes[i]
         args = self.sched.inputs_for(i)
-        if isinstance(node, FunctionNode):
-            if node.inputs != node._params:
-                args = {p: args[name] for name, p in zip(node.inputs, node._params, strict=True)}
-            if node.context_param is not None:
-                args[node.context_param] = NodeContext(node.name, send, self._is_stopping)
+        if node.inputs != node._params:
+            args = {p: args[name] for name, p in zip(node.inputs, node._params, strict=True)}
+        if isinstance(node, FunctionNode) and node.context_param is not None:
+            args[node.context_param] = NodeContext(node.name, send, self._is_stopping)
         return args
 
     def _is_stopping(self) -> bool:
@@ -145,6 +146,25 @@ class Execution:
         """No new node starts: the run failed, was asked to stop, or was abandoned."""
         control = self.control
         return self.failed or control.stop_requested or control.cancelled
+
+    def nested(self, i: int, values: dict[str, Any], label: str) -> Execution:
+        """A run of graph node `i`'s inner graph that shares this run's listeners and signals."""
+        node = self.nodes[i]
+        assert isinstance(node, GraphNode)
+        child = Execution(
+            node.graph,
+            values,
+            max_iterations=self.sched.max_iterations,
+            error_handling="raise" if self.raise_errors else "continue",
+            dispatcher=self.dispatcher,
+            deliver=self.deliver,
+            control=self.control,
+            graph_path=(*self.graph_path, label),
+            parent_span_id=self.node_spans.get(i),
+        )
+        child.events = self.events
+        child.partial = self.partial
+        return child
 
     # -- outcomes -----------------------------------------------------------------------
 
@@ -162,7 +182,7 @@ class Execution:
                 self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
                 self.emit(NodeEndEvent(**self._node_fields(i)))
             return self._advance(lambda: self.sched.finish_gate(i, targets))
-        outputs = shape_outputs(node, result)
+        outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
         if self.events:
             self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
         return self._advance(lambda: self.sched.finish(i, outputs))
@@ -197,7 +217,7 @@ class Execution:
         return [] if self.halted else ready
 
     def keep_partial(self, i: int, chunks: list[Any]) -> None:
-        self.partial[self.nodes[i].name] = chunks
+        self.partial["/".join((*self.graph_path, self.nodes[i].name))] = chunks
 
     def request_stop(self) -> None:
         if self.control.stop_requested:

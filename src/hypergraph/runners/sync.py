@@ -18,9 +18,12 @@ from ..errors import IncompatibleRunnerError
 from ..events.dispatch import Dispatcher
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
+from ..nodes.graph_node import GraphNode
+from . import nesting
+from .batch import prepare_items
 from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
-from .execution import Execution, merge_inputs
-from .result import RunResult
+from .execution import Control, Execution, merge_inputs
+from .result import MapResult, RunResult
 from .tracking import RunRegistry
 
 
@@ -52,7 +55,10 @@ class SyncRunner:
             graph, values, inputs, max_iterations, error_handling, event_processors
         )
         with self._runs.track(ex):
-            drive(ex)
+            try:
+                drive(ex)
+            finally:
+                ex.dispatcher.shutdown()
         return ex.outcome()
 
     def iter(
@@ -75,6 +81,72 @@ class SyncRunner:
         ex.deliver = channel.put
         ex.events = True
         return SyncRun(self._runs, ex, channel)
+
+    def map(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        map_over: str | Iterable[str],
+        map_mode: str = "zip",
+        error_handling: str = "raise",
+        max_iterations: int | None = None,
+        event_processors: Iterable[object] | None = None,
+        **inputs: Any,
+    ) -> MapResult:
+        """Run `graph` once per item of the `map_over` lists; values not mapped are shared.
+
+        >>> SyncRunner().map(graph, {"x": [1, 2, 3]}, map_over="x")["doubled"]
+        [2, 4, 6]
+        """
+        items = self.map_iter(
+            graph,
+            values,
+            map_over=map_over,
+            map_mode=map_mode,
+            error_handling=error_handling,
+            max_iterations=max_iterations,
+            event_processors=event_processors,
+            **inputs,
+        )
+        return MapResult([result for _, result in items])
+
+    def map_iter(
+        self,
+        graph: Graph,
+        values: Mapping[str, Any] | None = None,
+        *,
+        map_over: str | Iterable[str],
+        map_mode: str = "zip",
+        error_handling: str = "raise",
+        max_iterations: int | None = None,
+        event_processors: Iterable[object] | None = None,
+        **inputs: Any,
+    ) -> Iterator[tuple[int, RunResult]]:
+        """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
+        items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        dispatcher = Dispatcher(event_processors or ())
+        _refuse_async(graph, dispatcher)
+        control = Control()
+
+        def results() -> Iterator[tuple[int, RunResult]]:
+            try:
+                for k, item in enumerate(items):
+                    ex = Execution(
+                        graph,
+                        item,
+                        max_iterations=max_iterations,
+                        error_handling=error_handling,
+                        dispatcher=dispatcher,
+                        control=control,
+                    )
+                    with self._runs.track(ex):
+                        drive(ex)
+                    yield k, ex.outcome()
+            finally:
+                dispatcher.shutdown()
+
+        return results()
 
     def stop(self, run_id: str) -> None:
         """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
@@ -120,6 +192,7 @@ class SyncRun:
             except ConsumerGone:
                 self.ex.control.cancelled = True
             finally:
+                self.ex.dispatcher.shutdown()
                 self.channel.finish()
 
     def __iter__(self) -> Iterator[BaseEvent]:
@@ -171,7 +244,6 @@ def drive(ex: Execution) -> None:
         if ex.events:
             with contextlib.suppress(ConsumerGone):  # the consumer may have left already
                 ex.emit(ex.run_end_event())
-        ex.dispatcher.shutdown()
 
 
 def _execute(ex: Execution, i: int) -> list[int]:
@@ -190,6 +262,13 @@ def _execute(ex: Execution, i: int) -> list[int]:
     if ex.events:
         ex.emit(ex.node_start_event(i))
     try:
+        if isinstance(node, GraphNode):
+            runs = nesting.children(ex, i, args)
+            for run in runs:
+                drive(run)
+                if run.error is not None and node.map_errors == "raise":
+                    break  # later items would be wasted: the node fails with this error
+            return ex.finish(i, nesting.outputs(node, runs))
         if node.is_generator:
             gen = node.func(**args)  # type: ignore[attr-defined]
             try:

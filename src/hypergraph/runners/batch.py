@@ -1,0 +1,43 @@
+"""Preparing `runner.map` / `runner.map_iter`: one value dict per item, checked up front."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .._names import quoted, suggest
+from ..errors import InputValueError
+from ..graph.graph import Graph
+from ..nodes.graph_node import MAP_MODES, map_items
+
+DEFAULT_MAP_ITER_CONCURRENCY = 64
+
+
+def prepare_items(
+    graph: Graph,
+    values: dict[str, Any],
+    map_over: str | Iterable[str],
+    map_mode: str,
+) -> list[dict[str, Any]]:
+    """Item value dicts for mapping `graph` over the `map_over` lists of `values`."""
+    over = [map_over] if isinstance(map_over, str) else list(map_over)
+    if not over:
+        raise InputValueError("map needs map_over: the input name(s) to map over.", names=[])
+    if map_mode not in MAP_MODES:
+        raise InputValueError(
+            f"map_mode={map_mode!r} is not one of {quoted(MAP_MODES)}.", names=["map_mode"]
+        )
+    for name in over:
+        if name not in graph.inputs.all:
+            raise InputValueError(
+                f"Cannot map over '{name}': it is not an input of the graph."
+                f"{suggest(name, graph.inputs.all)}\nInputs: {quoted(graph.inputs.all)}.",
+                names=[name],
+            )
+        if name not in values:
+            raise InputValueError(
+                f"map_over names '{name}', but no list was given for it.\n"
+                f"How to fix: pass {name}=[...] with the items to map over.",
+                names=[name],
+            )
+    return map_items("map", values, over, map_mode)

@@ -1,0 +1,45 @@
+"""What both runners do around a GraphNode: item values in, inner results out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..nodes.graph_node import GraphNode, map_items
+from .execution import Execution
+
+
+def children(ex: Execution, i: int, args: dict[str, Any]) -> list[Execution]:
+    """The inner runs of graph node `i`: one, or one per map item (labelled `name[k]`)."""
+    node = ex.nodes[i]
+    assert isinstance(node, GraphNode)
+    if not node.map_params:
+        return [ex.nested(i, args, node.name)]
+    inner = dict(zip(node.inputs, node._params, strict=True))
+    over = [inner[p] for p in node.map_params]
+    items = map_items(node.name, args, over, node.map_mode)
+    return [ex.nested(i, item, f"{node.name}[{k}]") for k, item in enumerate(items)]
+
+
+def outputs(node: GraphNode, runs: Sequence[Execution]) -> dict[str, Any]:
+    """The graph node's outputs; raises the first failed inner run's error unless mapping
+    with error_handling="continue", where a failed item gives None in each output list."""
+    if not node.map_params:
+        (run,) = runs
+        if run.error is not None:
+            raise run.error
+        values = run.sched.values
+        return {
+            outer: values[inner]
+            for outer, inner in zip(node.outputs, node.inner_outputs, strict=True)
+            if inner in values
+        }
+    skip_failed = node.map_errors == "continue"
+    columns: dict[str, list[Any]] = {outer: [] for outer in node.outputs}
+    for run in runs:
+        if run.error is not None and not skip_failed:
+            raise run.error
+        values = run.sched.values if run.error is None else {}
+        for outer, inner in zip(node.outputs, node.inner_outputs, strict=True):
+            columns[outer].append(values.get(inner))
+    return columns
