@@ -61,18 +61,19 @@ def test_modules_import_only_from_lower_layers() -> None:
                     target = own
                 else:
                     continue
-                if target in LAYERS and own in LAYERS and LAYERS[target] > LAYERS[own]:
-                    if not _only_for_typing(stmt, tree):
-                        offenders.append(f"{rel}: imports {target}")
+                upward = target in LAYERS and own in LAYERS and LAYERS[target] > LAYERS[own]
+                if upward and not _only_for_typing(stmt, tree):
+                    offenders.append(f"{rel}: imports {target}")
     assert offenders == []
 
 
 def _only_for_typing(stmt: ast.ImportFrom, tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            if any(child is stmt for child in ast.walk(node)):
-                return True
-    return False
+    return any(
+        isinstance(node, ast.If)
+        and "TYPE_CHECKING" in ast.unparse(node.test)
+        and any(child is stmt for child in ast.walk(node))
+        for node in ast.walk(tree)
+    )
 
 
 def test_core_has_no_third_party_imports() -> None:

@@ -48,7 +48,7 @@ def callable_name(func: Callable[..., Any]) -> str:
 def check_callable(obj: object, what: str) -> None:
     """Reject things that are not functions with an error that says what was passed."""
     if inspect.iscoroutine(obj):
-        name = getattr(obj, "__qualname__", "the function")
+        name = getattr(obj, "__name__", "the function")
         obj.close()  # it will never be awaited; closing avoids a second, confusing warning
         raise GraphConfigError(
             f"{what} got a coroutine object, the result of calling '{name}(...)'.\n"

@@ -14,5 +14,7 @@ def quoted(names: Iterable[str]) -> str:
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
     """` Did you mean 'x'?` when a candidate is close to `name`, else an empty string."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], n=1)
     return f" Did you mean '{close[0]}'?" if close else ""

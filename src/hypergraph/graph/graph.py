@@ -12,7 +12,7 @@ from ..engine.plan import Plan
 from ..errors import GraphConfigError
 from ..nodes.base import HyperNode
 from . import validation
-from .inputs import InputSpec, input_spec, start_values
+from .inputs import InputSpec, context_hint, input_spec, start_values
 
 if TYPE_CHECKING:
     from ..nodes.graph_node import GraphNode
@@ -93,8 +93,9 @@ class Graph:
                     if producer
                     else "no node reads it"
                 )
+                hint = suggest(name, allowed) or context_hint(name, self._all)
                 raise GraphConfigError(
-                    f"Cannot bind '{name}': {why}.{suggest(name, allowed)}\n"
+                    f"Cannot bind '{name}': {why}.{hint}\n"
                     f"Bindable inputs: {quoted(self.inputs.all)}."
                 )
         return self._derive(_bound={**self._bound, **values})
@@ -158,11 +159,16 @@ class Graph:
     ) -> tuple[str, ...]:
         if entrypoint is None:
             return ()
-        items = [entrypoint] if isinstance(entrypoint, str | HyperNode) else list(entrypoint)
+        if isinstance(entrypoint, str | HyperNode):
+            items: list[object] = [entrypoint]
+        elif isinstance(entrypoint, Iterable):
+            items = list(entrypoint)
+        else:
+            items = [entrypoint]
         names = []
         for item in items:
             name = item.name if isinstance(item, HyperNode) else item
-            if name not in self._full.index:
+            if not isinstance(name, str) or name not in self._full.index:
                 raise GraphConfigError(
                     f"Entrypoint '{name}' is not a node of this graph."
                     f"{suggest(str(name), self._full.index)}\n"

@@ -79,7 +79,7 @@ def start_values(
         )
     if unknown:
         name = unknown[0]
-        hint = suggest(name, spec.all) or _context_hint(name, all_nodes)
+        hint = suggest(name, spec.all) or context_hint(name, all_nodes)
         raise InputValueError(
             f"Unknown input '{name}': no node of this graph reads it.{hint}\n"
             f"The graph's inputs are: {quoted(spec.all)}.",
@@ -100,7 +100,7 @@ def start_values(
     return merged
 
 
-def _context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:
+def context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:
     for node in nodes:
         if isinstance(node, FunctionNode) and node.context_param == name:
             return (

@@ -61,7 +61,7 @@ class GateNode(FunctionNode):
 
     def _invalid(self, result: object, expected: str) -> NodeOutputError:
         hint = ""
-        if result == "END":
+        if isinstance(result, str) and result == "END":
             hint = "\nReturn the END constant (from hypergraph import END), not the string 'END'."
         return NodeOutputError(
             f"Gate '{self.name}' returned {result!r}, which is not {expected}.\n"
@@ -92,6 +92,8 @@ class RouteNode(GateNode):
     def decide(self, result: object) -> tuple[str, ...]:
         if result is None:
             result = self.fallback
+            if self.multi_target and result is not None:
+                result = [result]
         if self.multi_target:
             if result is None or result is END:
                 return ()

@@ -462,9 +462,7 @@ def _drain(func: Any, args: dict[str, Any], send: Any, control: Control) -> bool
 
 
 def _check_concurrency(max_concurrency: int | None) -> None:
-    if max_concurrency is not None and (
-        not isinstance(max_concurrency, int) or max_concurrency < 1
-    ):
+    if max_concurrency is not None and (type(max_concurrency) is not int or max_concurrency < 1):
         from ..errors import InputValueError
 
         raise InputValueError(

@@ -102,7 +102,7 @@ class Execution:
                 names=["error_handling"],
             )
         limit = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
-        if not isinstance(limit, int) or limit < 1:
+        if type(limit) is not int or limit < 1:
             raise InputValueError(
                 f"max_iterations must be a positive int, got {max_iterations!r}.",
                 names=["max_iterations"],

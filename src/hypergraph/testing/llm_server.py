@@ -745,8 +745,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(event)
             for index, token in enumerate(reply.tokens[: script.cut]):
                 self._await_turn(owner, script, index)
-                self._write_chunk(reply.token(token))
+                # Counted before the write, so a consumer holding token k can rely on
+                # tokens_sent >= k; a failed write takes the count back.
                 owner._count("tokens")
+                try:
+                    self._write_chunk(reply.token(token))
+                except _ClientGone:
+                    owner._count("tokens", -1)
+                    raise
                 self._check_client()
             if script.fail_after is not None:
                 self._write_chunk(reply.error(script.fail_message))
@@ -806,6 +812,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _pass_gate(self, owner: LLMServer, gate: Gate) -> None:
         if _try_gate(gate, 0):
             return
+        owner._count("gate_waits")
         owner._signal(owner.at_gate)
         while not _try_gate(gate, _POLL_SECONDS):
             owner._check_open()
@@ -818,7 +825,9 @@ def _try_gate(gate: Gate, timeout: float) -> bool:
     return gate.acquire(timeout=timeout) if timeout > 0 else gate.acquire(blocking=False)
 
 
-_Outcome = Literal["started", "tokens", "completed", "aborted", "failed", "dropped", "interrupted"]
+_Outcome = Literal[
+    "started", "tokens", "gate_waits", "completed", "aborted", "failed", "dropped", "interrupted"
+]
 
 
 # ---------------------------------------------------------------------------
@@ -829,6 +838,7 @@ _Outcome = Literal["started", "tokens", "completed", "aborted", "failed", "dropp
 class _Counters:
     started: int = 0
     tokens: int = 0
+    gate_waits: int = 0
     completed: int = 0
     aborted: int = 0
     failed: int = 0
@@ -999,8 +1009,17 @@ class LLMServer:
 
     @property
     def tokens_sent(self) -> int:
-        """Token events written to streaming clients, over all streams."""
+        """Token events written to streaming clients, over all streams.
+
+        Counted just before each write, so once a consumer has received k tokens
+        this is at least k.
+        """
         return self._counter("tokens")
+
+    @property
+    def gate_waits(self) -> int:
+        """How many times a request had to wait at its gate (once per held token)."""
+        return self._counter("gate_waits")
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate()`` is true, re-checking whenever the server's state changes.
@@ -1026,10 +1045,10 @@ class LLMServer:
             value: int = getattr(self._state.counters, name)
             return value
 
-    def _count(self, name: _Outcome) -> None:
+    def _count(self, name: _Outcome, step: int = 1) -> None:
         with self._changed:
             counters = self._state.counters
-            setattr(counters, name, getattr(counters, name) + 1)
+            setattr(counters, name, getattr(counters, name) + step)
             self._changed.notify_all()
 
     def _signal(self, event: threading.Event) -> None:
