@@ -49,7 +49,9 @@ def demo(args: list[str]) -> None:
 
 def check(args: list[str]) -> None:
     _ensure_env()
-    _run([str(PY), "-m", "ruff", "format", "--check", "src", "tests", "examples", "bench", "dev.py"])
+    _run(
+        [str(PY), "-m", "ruff", "format", "--check", "src", "tests", "examples", "bench", "dev.py"]
+    )
     _run([str(PY), "-m", "ruff", "check", "src", "tests", "examples", "bench", "dev.py"])
     _run([str(PY), "-m", "mypy"])
     _run([str(PY), "-m", "pytest", *args])

@@ -710,7 +710,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except OSError as error:
-            raise _ClientGone from error
+            raise self._lost() from error
 
     def _reply(self, owner: LLMServer, script: Script, reply: _Dialect) -> None:
         # Not streaming: "generate" with the same pacing, then answer in one piece.
@@ -737,7 +737,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
         except OSError as error:
-            raise _ClientGone from error
+            raise self._lost() from error
         owner._count("started")
         outcome: _Outcome = "aborted"
         try:
@@ -750,7 +750,7 @@ class _Handler(BaseHTTPRequestHandler):
                 owner._count("tokens")
                 try:
                     self._write_chunk(reply.token(token))
-                except _ClientGone:
+                except _Stop:
                     owner._count("tokens", -1)
                     raise
                 self._check_client()
@@ -774,12 +774,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- socket -------------------------------------------------------------
 
+    def _lost(self) -> _Stop:
+        # close() cuts live connections too; that is not the client going away.
+        return _Closing() if self.server.owner._closing.is_set() else _ClientGone()
+
     def _write_raw(self, data: bytes) -> None:
         try:
             # wfile is unbuffered (wbufsize 0): this is a sendall, so nothing lingers.
             self.wfile.write(data)
         except OSError as error:
-            raise _ClientGone from error
+            raise self._lost() from error
 
     def _write_chunk(self, data: bytes) -> None:
         self._write_raw(b"%x\r\n%s\r\n" % (len(data), data))
@@ -792,12 +796,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _check_client(self, wait: float = 0.0) -> None:
         """Raise _ClientGone if the client has closed; waits up to ``wait`` seconds for news."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], wait)
             # The request was read in full, so readable means EOF (or stray bytes to drop).
-            if readable and not self.connection.recv(65536):
-                raise _ClientGone
+            if _readable(self.connection, wait) and not self.connection.recv(65536):
+                raise self._lost()
         except (OSError, ValueError) as error:
-            raise _ClientGone from error
+            raise self._lost() from error
 
     def _await_turn(self, owner: LLMServer, script: Script, index: int) -> None:
         if script.gate is not None and index >= script.gate_after:
@@ -817,6 +820,15 @@ class _Handler(BaseHTTPRequestHandler):
         while not _try_gate(gate, _POLL_SECONDS):
             owner._check_open()
             self._check_client()
+
+
+def _readable(connection: socket.socket, timeout: float) -> bool:
+    if hasattr(select, "poll"):  # unlike select(), poll() takes descriptors >= 1024
+        poller = select.poll()
+        poller.register(connection, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    readable, _, _ = select.select([connection], [], [], timeout)
+    return bool(readable)
 
 
 def _try_gate(gate: Gate, timeout: float) -> bool:
