@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..nodes.base import HyperNode
 from ..nodes.gate import GateNode
+
+NO_DEFAULT: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,21 @@ class Plan:
         self.notify = [tuple(sorted(n)) for n in notify]
         self.produced_in: list[frozenset[str]] = [
             frozenset(o for m in members for o in nodes[m].outputs) for members in self.units
+        ]
+        self.cyclic = [self.is_cycle[u] for u in self.unit_of]
+        # What filling a node's arguments needs: (input name, parameter name, default
+        # or _NO_DEFAULT, whether the default must be copied per use).
+        self.arg_specs: list[tuple[tuple[str, str, Any, bool], ...]] = [
+            tuple(
+                (
+                    name,
+                    param,
+                    n.defaults.get(name, NO_DEFAULT),
+                    name in n.copied_defaults,
+                )
+                for name, param in zip(n.inputs, n._params, strict=True)
+            )
+            for n in nodes
         ]
         self._orders: dict[tuple[int, frozenset[str]], CycleOrder] = {}
         self.seeds = self._seed_names()

@@ -70,25 +70,30 @@ class Scheduler:
         return self._drain()
 
     def inputs_for(self, i: int) -> dict[str, Any]:
-        """Mark node `i` as running and return its input values (defaults filled in)."""
-        node = self.plan.nodes[i]
+        """Mark node `i` as running; its arguments by parameter name, defaults filled in."""
         self.runs[i] += 1
         self.chosen[i] = False
         values = self.values
         args: dict[str, Any] = {}
-        for name in node.inputs:
+        for name, param, default, copied in self.plan.arg_specs[i]:
             if name in values:
-                args[name] = values[name]
+                args[param] = values[name]
             else:
-                default = node.defaults[name]
                 # Defaults are per use: a mutable default is never shared between runs.
-                args[name] = copy.deepcopy(default) if name in node.copied_defaults else default
+                args[param] = copy.deepcopy(default) if copied else default
         return args
 
     def finish(self, i: int, outputs: dict[str, Any]) -> list[int]:
         """Node `i` completed and wrote `outputs`; returns the nodes now ready."""
         plan = self.plan
         self.busy[i] = False
+        if not plan.cyclic[i]:
+            # The common case: a node outside any cycle runs once and releases the nodes
+            # downstream of it; no consumer can become due a second time.
+            self.values.update(outputs)
+            self.pending[i] = False
+            self._resolve(plan.unit_of[i])
+            return self._drain() if self._work else self._take()
         gated = plan.gated
         for name, value in outputs.items():
             self.values[name] = value
@@ -229,6 +234,9 @@ class Scheduler:
                 self._recheck(u)
             elif not self.unit_done[u]:
                 self._resolve(u)
+        return self._take()
+
+    def _take(self) -> list[int]:
         ready, self._ready = self._ready, []
         return ready
 

@@ -73,6 +73,10 @@ class Control:
         self.cancelled = False  # the caller left: unwind everything now
         self.limiter: Any = None  # AsyncRunner: one semaphore capping leaf nodes run-wide
 
+    @property
+    def halt(self) -> bool:
+        return self.stop_requested or self.cancelled
+
 
 class Execution:
     """One run in progress."""
@@ -110,6 +114,9 @@ class Execution:
         self.graph = graph
         self.plan = graph._plan
         self.nodes = self.plan.nodes
+        self.context_params = [
+            n.context_param if isinstance(n, FunctionNode) else None for n in self.nodes
+        ]
         self.sched = Scheduler(self.plan, graph._start_values(values), limit)
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
@@ -130,12 +137,10 @@ class Execution:
 
     def call_args(self, i: int, send: Callable[[Any], None]) -> dict[str, Any]:
         """Keyword arguments for node `i`'s function, with its NodeContext if it wants one."""
-        node = self.nodes[i]
         args = self.sched.inputs_for(i)
-        if node.inputs != node._params:
-            args = {p: args[name] for name, p in zip(node.inputs, node._params, strict=True)}
-        if isinstance(node, FunctionNode) and node.context_param is not None:
-            args[node.context_param] = NodeContext(node.name, send, self._is_stopping)
+        context_param = self.context_params[i]
+        if context_param is not None:
+            args[context_param] = NodeContext(self.nodes[i].name, send, self._is_stopping)
         return args
 
     def _is_stopping(self) -> bool:
@@ -144,8 +149,7 @@ class Execution:
     @property
     def halted(self) -> bool:
         """No new node starts: the run failed, was asked to stop, or was abandoned."""
-        control = self.control
-        return self.failed or control.stop_requested or control.cancelled
+        return self.failed or self.control.halt
 
     def nested(self, i: int, values: dict[str, Any], label: str) -> Execution:
         """A run of graph node `i`'s inner graph that shares this run's listeners and signals."""
@@ -171,21 +175,25 @@ class Execution:
     def finish(self, i: int, result: Any) -> list[int]:
         """Node `i` returned `result`: record it and return the nodes now ready.
 
-        Raises NodeOutputError if `result` does not fit the node's declaration; the caller
-        turns that into the node's failure.
+        A result that does not fit the node's declaration (NodeOutputError) is the
+        node's failure.
         """
         node = self.nodes[i]
-        if isinstance(node, GateNode):
-            targets = node.decide(result)
-            if self.events:
-                decision = (targets[0] if targets else END) if not node.multi_target else targets
-                self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
-                self.emit(NodeEndEvent(**self._node_fields(i)))
-            return self._advance(lambda: self.sched.finish_gate(i, targets))
-        outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
+        try:
+            if isinstance(node, GateNode):
+                targets = node.decide(result)
+                if self.events:
+                    multi = node.multi_target
+                    decision = targets if multi else (targets[0] if targets else END)
+                    self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
+                    self.emit(NodeEndEvent(**self._node_fields(i)))
+                return self._checked(self.sched.finish_gate(i, targets))
+            outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
+        except NodeOutputError as exc:
+            return self.fail(i, exc)
         if self.events:
             self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
-        return self._advance(lambda: self.sched.finish(i, outputs))
+        return self._checked(self.sched.finish(i, outputs))
 
     def fail(self, i: int, exc: BaseException) -> list[int]:
         """Node `i` raised `exc`."""
@@ -198,23 +206,17 @@ class Execution:
             self.error = exc
         if self.raise_errors:
             self.failed = True
-        return self._advance(lambda: self.sched.fail(i))
+        return self._checked(self.sched.fail(i))
 
     def stopped(self, i: int, chunks: list[Any]) -> list[int]:
         """Node `i` was closed before it finished (stop or cancel): keep what it streamed."""
         self.keep_partial(i, chunks)
         if self.events:
             self.emit(NodeEndEvent(**self._node_fields(i)))
-        return self._advance(lambda: self.sched.fail(i))
+        return self._checked(self.sched.fail(i))
 
-    def _advance(self, step: Callable[[], list[int]]) -> list[int]:
-        try:
-            ready = step()
-        except HypergraphError as exc:  # InfiniteLoopError: the run cannot go on
-            self.error = self.error or exc
-            self.failed = True
-            return []
-        return [] if self.halted else ready
+    def _checked(self, ready: list[int]) -> list[int]:
+        return [] if self.failed or self.control.halt else ready
 
     def keep_partial(self, i: int, chunks: list[Any]) -> None:
         self.partial["/".join((*self.graph_path, self.nodes[i].name))] = chunks
