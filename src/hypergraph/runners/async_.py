@@ -320,7 +320,7 @@ class _Drive:
 
     def launch(self, ready: list[int]) -> None:
         if not self.ex.halted:
-            for i in sorted(ready):
+            for i in ready:
                 self.tasks.add(self.loop.create_task(self.node(i)))
 
     def check_done(self) -> None:
@@ -329,21 +329,31 @@ class _Drive:
             self.done.set_result(None)
 
     async def node(self, i: int) -> None:
+        """Run node `i`, then carry on with one node it made ready (the rest get tasks)."""
         task = asyncio.current_task()
-        limiter = self.ex.control.limiter
+        ex = self.ex
         try:
-            if isinstance(self.ex.nodes[i], GraphNode):
-                ready = await self.graph_node(i)  # holds no slot: its inner nodes take them
-            elif limiter is None:
-                ready = await self.execute(i)
-            else:
-                async with limiter:
-                    ready = [] if self.ex.halted else await self.execute(i)
+            while True:
+                ready = await self.one(i)
+                if not ready or ex.halted:
+                    break
+                ready.sort()
+                i = ready[0]
+                self.launch(ready[1:])
         finally:
             if task is not None:
                 self.tasks.discard(task)
-        self.launch(ready)
         self.check_done()
+
+    async def one(self, i: int) -> list[int]:
+        ex = self.ex
+        if isinstance(ex.nodes[i], GraphNode):
+            return await self.graph_node(i)  # holds no slot: its inner nodes take them
+        limiter = ex.control.limiter
+        if limiter is None:
+            return await self.execute(i)
+        async with limiter:
+            return [] if ex.halted else await self.execute(i)
 
     async def graph_node(self, i: int) -> list[int]:
         ex = self.ex
@@ -360,6 +370,26 @@ class _Drive:
             return ex.fail(i, exc)
 
     async def execute(self, i: int) -> list[int]:
+        ex = self.ex
+        if ex.streams[i]:
+            return await self.execute_streaming(i)
+        node = ex.nodes[i]
+        args = ex.sched.inputs_for(i)
+        if ex.events:
+            ex.emit(ex.node_start_event(i))
+        func = node.func  # type: ignore[attr-defined]
+        try:
+            if node.is_async:
+                result = await func(**args)
+            elif isinstance(node, GateNode):
+                result = func(**args)
+            else:
+                result = await self.in_thread(func, **args)
+        except Exception as exc:
+            return ex.fail(i, exc)
+        return ex.finish(i, result)
+
+    async def execute_streaming(self, i: int) -> list[int]:
         ex = self.ex
         node = ex.nodes[i]
         chunks: list[Any] = []
@@ -416,7 +446,6 @@ class _Drive:
                 result = chunks
             else:
                 result = await self.in_thread(func, **args)
-            return ex.finish(i, result)
         except Exception as exc:
             if chunks:
                 ex.keep_partial(i, chunks)
@@ -427,6 +456,7 @@ class _Drive:
             if chunks:
                 ex.keep_partial(i, chunks)
             raise
+        return ex.finish(i, result)
 
     async def in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `func` in a worker thread; if we are cancelled, wait for the thread to end."""

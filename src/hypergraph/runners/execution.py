@@ -13,7 +13,7 @@ from typing import Any
 
 from .._names import quoted
 from ..engine.scheduler import Scheduler
-from ..errors import HypergraphError, InputValueError, NodeOutputError
+from ..errors import HypergraphError, InfiniteLoopError, InputValueError, NodeOutputError
 from ..events.dispatch import Dispatcher
 from ..events.types import (
     BaseEvent,
@@ -117,6 +117,11 @@ class Execution:
         self.context_params = [
             n.context_param if isinstance(n, FunctionNode) else None for n in self.nodes
         ]
+        # Nodes that produce chunks (generators, NodeContext users) take the streaming path.
+        self.streams = [
+            n.is_generator or c is not None
+            for n, c in zip(self.nodes, self.context_params, strict=True)
+        ]
         self.sched = Scheduler(self.plan, graph._start_values(values), limit)
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
@@ -187,13 +192,13 @@ class Execution:
                     decision = targets if multi else (targets[0] if targets else END)
                     self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
                     self.emit(NodeEndEvent(**self._node_fields(i)))
-                return self._checked(self.sched.finish_gate(i, targets))
+                return self._step(self.sched.finish_gate, i, targets)
             outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
         except NodeOutputError as exc:
             return self.fail(i, exc)
         if self.events:
             self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
-        return self._checked(self.sched.finish(i, outputs))
+        return self._step(self.sched.finish, i, outputs)
 
     def fail(self, i: int, exc: BaseException) -> list[int]:
         """Node `i` raised `exc`."""
@@ -206,16 +211,23 @@ class Execution:
             self.error = exc
         if self.raise_errors:
             self.failed = True
-        return self._checked(self.sched.fail(i))
+        return self._step(self.sched.fail, i)
 
     def stopped(self, i: int, chunks: list[Any]) -> list[int]:
         """Node `i` was closed before it finished (stop or cancel): keep what it streamed."""
         self.keep_partial(i, chunks)
         if self.events:
             self.emit(NodeEndEvent(**self._node_fields(i)))
-        return self._checked(self.sched.fail(i))
+        return self._step(self.sched.fail, i)
 
-    def _checked(self, ready: list[int]) -> list[int]:
+    def _step(self, step: Callable[..., list[int]], *args: Any) -> list[int]:
+        """Advance the scheduler; the nodes it made ready, unless the run is ending."""
+        try:
+            ready = step(*args)
+        except InfiniteLoopError as exc:  # raised while deciding the next node
+            self.error = self.error or exc
+            self.failed = True
+            return []
         return [] if self.failed or self.control.halt else ready
 
     def keep_partial(self, i: int, chunks: list[Any]) -> None:

@@ -248,6 +248,15 @@ def drive(ex: Execution) -> None:
 
 def _execute(ex: Execution, i: int) -> list[int]:
     node = ex.nodes[i]
+    if not ex.streams[i] and not isinstance(node, GraphNode):
+        args = ex.sched.inputs_for(i)
+        if ex.events:
+            ex.emit(ex.node_start_event(i))
+        try:
+            result = node.func(**args)  # type: ignore[attr-defined]
+        except Exception as exc:
+            return ex.fail(i, exc)
+        return ex.finish(i, result)
     chunks: list[Any] = []
     control = ex.control
 
@@ -278,7 +287,7 @@ def _execute(ex: Execution, i: int) -> list[int]:
                         return ex.stopped(i, chunks)
             finally:
                 gen.close()
-            result: Any = chunks
+            result = chunks
         else:
             result = node.func(**args)  # type: ignore[attr-defined]
         return ex.finish(i, result)
