@@ -466,3 +466,23 @@ def test_the_sync_runner_refuses_an_async_processor_before_anything_runs() -> No
 def test_no_processors_still_runs(run: RunFn) -> None:
     assert run(chat_turn(), {"prompt": "hi"}, event_processors=[])["saved"] == "Hello!"
     assert run(chat_turn(), {"prompt": "hi"})["saved"] == "Hello!"
+
+
+def test_fast_chunk_events_equal_constructed_ones_and_are_frozen() -> None:
+    import dataclasses
+
+    from hypergraph.events.types import chunk_factory
+
+    common = {
+        "run_id": "r",
+        "span_id": "s",
+        "parent_span_id": "p",
+        "node_name": "n",
+        "graph_path": ("outer",),
+    }
+    made = chunk_factory(common)("tok", 3)
+    built = StreamingChunkEvent(**common, timestamp=made.timestamp, chunk="tok", sequence=3)
+    assert made == built
+    assert made.path == "outer/n"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.chunk = "other"  # type: ignore[misc]

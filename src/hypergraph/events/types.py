@@ -3,11 +3,16 @@
 Events are plain data at the bottom of the import graph. Runners build them only
 when somebody listens (an event processor or an `iter()` consumer), so a run with no
 listener pays nothing for them.
+
+They are frozen dataclasses without `__slots__`: that lets `chunk_factory` build the
+one event made per streamed token by filling `__dict__` in one step, about three
+times faster than the generated `__init__`, which sets each frozen field separately.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -22,7 +27,7 @@ class RunStatus(StrEnum):
     PARTIAL = "partial"  # only for MapResult: some items failed, others completed
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class BaseEvent:
     """Fields every event carries."""
 
@@ -36,7 +41,7 @@ class BaseEvent:
     """Seconds since the epoch (`time.time()`) when the event was made."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeEvent(BaseEvent):
     """Fields of every event about one node execution."""
 
@@ -51,7 +56,7 @@ class NodeEvent(BaseEvent):
         return "/".join((*self.graph_path, self.node_name))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RunStartEvent(BaseEvent):
     """A run (or a nested graph's run) started."""
 
@@ -59,7 +64,7 @@ class RunStartEvent(BaseEvent):
     graph_path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RunEndEvent(BaseEvent):
     """A run ended; `status` says how."""
 
@@ -70,12 +75,12 @@ class RunEndEvent(BaseEvent):
     graph_path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeStartEvent(NodeEvent):
     """A node started executing."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeEndEvent(NodeEvent):
     """A node finished and wrote `outputs`."""
 
@@ -83,7 +88,7 @@ class NodeEndEvent(NodeEvent):
     duration_ms: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeErrorEvent(NodeEvent):
     """A node raised `error` (or was stopped mid-stream)."""
 
@@ -91,14 +96,14 @@ class NodeErrorEvent(NodeEvent):
     duration_ms: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RouteDecisionEvent(NodeEvent):
     """A gate decided: `decision` is a target name, END, or a tuple of names."""
 
     decision: object
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class StreamingChunkEvent(NodeEvent):
     """A node produced one chunk of a stream (a yielded item or `ctx.stream(chunk)`)."""
 
@@ -107,7 +112,7 @@ class StreamingChunkEvent(NodeEvent):
     """0, 1, 2 ... for the chunks of one node execution, in production order."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class StopRequestedEvent(BaseEvent):
     """Somebody asked the run to stop; no new node starts after this."""
 
@@ -122,3 +127,23 @@ Event = (
     | StreamingChunkEvent
     | StopRequestedEvent
 )
+
+
+def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunkEvent]:
+    """A maker of chunk events sharing `common` fields (run, span, node, path).
+
+    The events it makes equal `StreamingChunkEvent(**common, chunk=..., sequence=...,
+    timestamp=...)` and are just as frozen.
+    """
+    new = object.__new__
+    set_dict = object.__setattr__
+    now = time.time
+
+    def make(chunk: Any, sequence: int) -> StreamingChunkEvent:
+        event = new(StreamingChunkEvent)
+        set_dict(
+            event, "__dict__", {**common, "timestamp": now(), "chunk": chunk, "sequence": sequence}
+        )
+        return event
+
+    return make

@@ -396,12 +396,18 @@ class _Drive:
         channel = self.channel
         loop = self.loop
         control = ex.control
+        # Chunk events share this execution's fields; the node's span must exist first.
+        if ex.events:
+            ex.emit(ex.node_start_event(i))
+        make = ex.chunk_maker(i) if ex.events else None
+        processors = ex.dispatcher.emit if ex.dispatcher else None
 
         async def publish(chunk: Any) -> None:
             """A chunk from a producer that can wait: backpressure through the channel."""
-            if ex.events:
-                event = ex.chunk_event(i, chunk, len(chunks))
-                ex.dispatcher.emit(event)
+            if make is not None:
+                event = make(chunk, len(chunks))
+                if processors is not None:
+                    processors(event)
                 if channel is not None:
                     await channel.put(event)
             chunks.append(chunk)
@@ -410,8 +416,8 @@ class _Drive:
             """A chunk from `ctx.stream` on the loop: it cannot wait, so it is always taken."""
             if control.cancelled:
                 raise ConsumerGone()
-            if ex.events:
-                ex.emit(ex.chunk_event(i, chunk, len(chunks)))
+            if make is not None:
+                ex.emit(make(chunk, len(chunks)))
             chunks.append(chunk)
 
         def from_thread(chunk: Any) -> None:
@@ -422,15 +428,20 @@ class _Drive:
 
         on_loop = node.is_async or isinstance(node, GateNode)
         args = ex.call_args(i, offer if on_loop else from_thread)
-        if ex.events:
-            ex.emit(ex.node_start_event(i))
         func = node.func  # type: ignore[attr-defined]
         try:
             if node.is_async and node.is_generator:
                 agen = func(**args)
                 try:
                     async for item in agen:
-                        await publish(item)
+                        # publish(item), inlined: this loop runs once per token
+                        if make is not None:
+                            event = make(item, len(chunks))
+                            if processors is not None:
+                                processors(event)
+                            if channel is not None:
+                                await channel.put(event)
+                        chunks.append(item)
                         if control.stop_requested:
                             return ex.stopped(i, chunks)
                 finally:

@@ -26,6 +26,7 @@ from ..events.types import (
     RunStatus,
     StopRequestedEvent,
     StreamingChunkEvent,
+    chunk_factory,
 )
 from ..graph.graph import Graph
 from ..nodes.base import HyperNode
@@ -289,8 +290,11 @@ class Execution:
         self.node_spans[i] = new_id()
         return NodeStartEvent(**self._node_fields(i))
 
-    def chunk_event(self, i: int, chunk: Any, sequence: int) -> StreamingChunkEvent:
-        return StreamingChunkEvent(**self._node_fields(i), chunk=chunk, sequence=sequence)
+    def chunk_maker(self, i: int) -> Callable[[Any, int], StreamingChunkEvent]:
+        """Makes node `i`'s chunk events, for its current execution."""
+        fields = self._node_fields(i)
+        del fields["timestamp"]
+        return chunk_factory(fields)
 
     def _run_fields(self) -> dict[str, Any]:
         return {

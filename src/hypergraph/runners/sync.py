@@ -259,17 +259,18 @@ def _execute(ex: Execution, i: int) -> list[int]:
         return ex.finish(i, result)
     chunks: list[Any] = []
     control = ex.control
+    if ex.events:
+        ex.emit(ex.node_start_event(i))
+    make = ex.chunk_maker(i) if ex.events else None
 
     def send(chunk: Any) -> None:
         if control.cancelled:
             raise ConsumerGone()
-        if ex.events:
-            ex.emit(ex.chunk_event(i, chunk, len(chunks)))
+        if make is not None:
+            ex.emit(make(chunk, len(chunks)))
         chunks.append(chunk)
 
     args = ex.call_args(i, send)
-    if ex.events:
-        ex.emit(ex.node_start_event(i))
     try:
         if isinstance(node, GraphNode):
             runs = nesting.children(ex, i, args)
