@@ -48,7 +48,7 @@ def flat_nesting() -> Graph:
 
 
 @node(output_name="tripled")
-def node_(value: int) -> int:
+def triple(value: int) -> int:
     return value * 3
 
 
@@ -57,7 +57,7 @@ def two_levels() -> Graph:
 
     Events of the innermost node carry the path "a/b/node".
     """
-    b = Graph([node_.with_name("node")], name="b")
+    b = Graph([triple.with_name("node")], name="b")
 
     @node(output_name="plus_one")
     def plus_one(tripled: int) -> int:

@@ -110,16 +110,22 @@ class AsyncRunner:
         """Run `graph` once per item of the `map_over` lists, items concurrently.
 
         `max_concurrency` caps node executions across all items (and items in flight).
+        With error_handling="raise", the error of the first failing item *by index* is
+        raised once all items ended, so the outcome does not depend on timing.
         """
+        _check_concurrency(max_concurrency)
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
         runs = self._map_runs(
             graph, items, error_handling, max_iterations, event_processors, max_concurrency,
-            in_flight=max_concurrency or len(items),
+            in_flight=max_concurrency or len(items), raising=False,
         )  # fmt: skip
         async with contextlib.aclosing(runs):
             async for k, result in runs:
                 results[k] = result
+        failed = next((r for r in results if r.error is not None), None)
+        if failed is not None and error_handling == "raise":
+            raise failed.error  # type: ignore[misc]
         return MapResult(results)
 
     def map_iter(
@@ -145,7 +151,7 @@ class AsyncRunner:
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         return self._map_runs(
             graph, items, error_handling, max_iterations, event_processors, max_concurrency,
-            in_flight=max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY,
+            in_flight=max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY, raising=True,
         )  # fmt: skip
 
     async def _map_runs(
@@ -157,6 +163,7 @@ class AsyncRunner:
         event_processors: Iterable[object] | None,
         max_concurrency: int | None,
         in_flight: int,
+        raising: bool,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
         dispatcher = Dispatcher(event_processors or ())
         control = Control()
@@ -184,7 +191,7 @@ class AsyncRunner:
                 for task in sorted(done, key=lambda t: running[t][0]):
                     k, ex = running.pop(task)
                     task.result()
-                    yield k, ex.outcome()
+                    yield k, ex.outcome() if raising else ex.result()
         finally:
             control.cancelled = True
             for task in running:
@@ -238,7 +245,7 @@ class AsyncRun:
         return self
 
     async def __anext__(self) -> BaseEvent:
-        event = await self.channel.get()
+        event = self.channel.take() or await self.channel.get()
         if event is None:
             raise StopAsyncIteration
         return event
@@ -371,7 +378,7 @@ class _Drive:
 
     async def execute(self, i: int) -> list[int]:
         ex = self.ex
-        if ex.streams[i]:
+        if not ex.plain[i]:
             return await self.execute_streaming(i)
         node = ex.nodes[i]
         args = ex.sched.inputs_for(i)
@@ -439,7 +446,7 @@ class _Drive:
                             event = make(item, len(chunks))
                             if processors is not None:
                                 processors(event)
-                            if channel is not None:
+                            if channel is not None and not channel.try_put(event):
                                 await channel.put(event)
                         chunks.append(item)
                         if control.stop_requested:

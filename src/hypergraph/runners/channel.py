@@ -99,6 +99,27 @@ class AsyncChannel:
             self.buf.add(event)
             self._readable.set()
 
+    def try_put(self, event: BaseEvent) -> bool:
+        """Accept `event` if there is room, without waiting; False if the producer must wait.
+
+        Raises ConsumerGone if the consumer left. A producer that never awaits (a tight
+        generator) would starve the consumer until the buffer fills, so this also says
+        False once every _LIVE_WITHIN: the producer then awaits `put`, which gives the
+        loop a turn. That is one turn per many chunks, and delivery stays live.
+        """
+        buf = self.buf
+        if buf.closed:
+            raise ConsumerGone()
+        if buf.full():
+            return False
+        now = time.perf_counter()
+        if now - self._last_yield > _LIVE_WITHIN:
+            return False
+        buf.add(event)
+        if not self._readable.is_set():
+            self._readable.set()
+        return True
+
     async def put(self, event: BaseEvent) -> None:
         """Accept `event`, waiting for room; raises ConsumerGone if the consumer left."""
         buf = self.buf
@@ -110,12 +131,8 @@ class AsyncChannel:
         buf.add(event)
         if not self._readable.is_set():
             self._readable.set()
-            # The consumer is parked: let it see this chunk soon even if the producer
-            # never awaits anything (a tight generator), without a loop turn per chunk.
-            now = time.perf_counter()
-            if now - self._last_yield > _LIVE_WITHIN:
-                self._last_yield = now
-                await asyncio.sleep(0)
+        self._last_yield = time.perf_counter()
+        await asyncio.sleep(0)
 
     def put_from_thread(self, event: BaseEvent) -> None:
         """`put` from a worker thread: blocks that thread until there is room."""
@@ -124,6 +141,14 @@ class AsyncChannel:
             future.result()
         except FutureCancelled:
             raise ConsumerGone() from None
+
+    def take(self) -> BaseEvent | None:
+        """The next event if one is buffered, without waiting."""
+        items = self.buf.items
+        if not items:
+            return None
+        self._writable.set()
+        return items.popleft()
 
     async def get(self) -> BaseEvent | None:
         """The next event, or None once the producer finished and the buffer is empty."""

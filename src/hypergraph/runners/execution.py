@@ -123,6 +123,18 @@ class Execution:
             n.is_generator or c is not None
             for n, c in zip(self.nodes, self.context_params, strict=True)
         ]
+        # Function nodes with one output: their result needs no shaping or checking.
+        self.single_output = [
+            n.outputs[0]
+            if len(n.outputs) == 1 and isinstance(n, FunctionNode) and not isinstance(n, GateNode)
+            else None
+            for n in self.nodes
+        ]
+        # Plain function nodes: called with their arguments, nothing streamed or nested.
+        self.plain = [
+            isinstance(n, FunctionNode) and not s
+            for n, s in zip(self.nodes, self.streams, strict=True)
+        ]
         self.sched = Scheduler(self.plan, graph._start_values(values), limit)
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
@@ -184,6 +196,16 @@ class Execution:
         A result that does not fit the node's declaration (NodeOutputError) is the
         node's failure.
         """
+        outputs_of = self.single_output[i]
+        if outputs_of is not None:  # the common case: one output, nothing to check
+            outputs = {outputs_of: result}
+            if self.events:
+                self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
+            try:
+                ready = self.sched.finish(i, outputs)
+            except InfiniteLoopError as exc:
+                return self._loop_limit(exc)
+            return [] if self.failed or self.control.halt else ready
         node = self.nodes[i]
         try:
             if isinstance(node, GateNode):
@@ -226,10 +248,13 @@ class Execution:
         try:
             ready = step(*args)
         except InfiniteLoopError as exc:  # raised while deciding the next node
-            self.error = self.error or exc
-            self.failed = True
-            return []
+            return self._loop_limit(exc)
         return [] if self.failed or self.control.halt else ready
+
+    def _loop_limit(self, exc: InfiniteLoopError) -> list[int]:
+        self.error = self.error or exc
+        self.failed = True
+        return []
 
     def keep_partial(self, i: int, chunks: list[Any]) -> None:
         self.partial["/".join((*self.graph_path, self.nodes[i].name))] = chunks

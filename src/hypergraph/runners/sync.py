@@ -237,7 +237,8 @@ def drive(ex: Execution) -> None:
     try:
         ready = ex.sched.start()
         heapq.heapify(ready)
-        while ready and not ex.halted:
+        control = ex.control
+        while ready and not (ex.failed or control.halt):
             for r in _execute(ex, heapq.heappop(ready)):
                 heapq.heappush(ready, r)
     finally:
@@ -248,7 +249,7 @@ def drive(ex: Execution) -> None:
 
 def _execute(ex: Execution, i: int) -> list[int]:
     node = ex.nodes[i]
-    if not ex.streams[i] and not isinstance(node, GraphNode):
+    if ex.plain[i]:
         args = ex.sched.inputs_for(i)
         if ex.events:
             ex.emit(ex.node_start_event(i))
