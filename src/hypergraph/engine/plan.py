@@ -98,6 +98,23 @@ class Plan:
             frozenset(o for m in members for o in nodes[m].outputs) for members in self.units
         ]
         self.cyclic = [self.is_cycle[u] for u in self.unit_of]
+        # For a node in a cycle: the other members of its cycle that a write of its
+        # re-triggers (gate-controlled members only run again when a gate chooses them).
+        self.cycle_consumers = [
+            tuple(
+                sorted(
+                    {
+                        c
+                        for out in n.outputs
+                        for c in self.consumers.get(out, ())
+                        if c != i and self.unit_of[c] == self.unit_of[i] and not self.gated[c]
+                    }
+                )
+            )
+            if self.cyclic[i]
+            else ()
+            for i, n in enumerate(nodes)
+        ]
         # What filling a node's arguments needs: (input name, parameter name, default
         # or _NO_DEFAULT, whether the default must be copied per use).
         self.arg_specs: list[tuple[tuple[str, str, Any, bool], ...]] = [

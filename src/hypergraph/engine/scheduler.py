@@ -94,12 +94,9 @@ class Scheduler:
             self.pending[i] = False
             self._resolve(plan.unit_of[i])
             return self._drain() if self._work else self._take()
-        gated = plan.gated
-        for name, value in outputs.items():
-            self.values[name] = value
-            for c in plan.consumers.get(name, ()):
-                if c != i and not gated[c]:
-                    self._due(c, i)
+        self.values.update(outputs)
+        for c in plan.cycle_consumers[i]:
+            self._due(c, i)
         self._ran(i)
         return self._drain()
 
@@ -194,22 +191,19 @@ class Scheduler:
 
     def _recheck(self, u: int) -> None:
         """Decide every member of cycle `u` that nothing ahead of it holds back."""
-        plan = self.plan
-        order = self.orders[u]
-        live = [m for m in plan.units[u] if self.pending[m]]
-        wave = self.wave
+        pending, wave = self.pending, self.wave
+        ancestors = self.orders[u].ancestors
+        live = [m for m in self.plan.units[u] if pending[m]]
         for m in live:
-            if self.busy[m] or self.ext_count[m] or not self.pending[m]:
+            if self.busy[m] or self.ext_count[m] or not pending[m]:
                 continue
-            ahead = order.ancestors[m]
-            if any(
-                p != m
-                and self.pending[p]
-                and (wave[p] < wave[m] or (wave[p] == wave[m] and p in ahead))
-                for p in live
-            ):
-                continue
-            self._decide(m)
+            ahead, mine = ancestors[m], wave[m]
+            for p in live:
+                # p holds m back if it is pending in an earlier round, or ahead of m in this one
+                if p != m and pending[p] and (wave[p] < mine or (wave[p] == mine and p in ahead)):
+                    break
+            else:
+                self._decide(m)
         if self.unit_pending[u] == 0 and not self.unit_done[u]:
             self._resolve(u)
 
