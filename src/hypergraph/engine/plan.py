@@ -129,6 +129,17 @@ class Plan:
             )
             for n in nodes
         ]
+        # How runners call each node, decided once instead of on every run.
+        self.context_params = [getattr(n, "context_param", None) for n in nodes]
+        # Function nodes with one output: their result needs no shaping or checking.
+        self.single_output = [
+            n.outputs[0] if len(n.outputs) == 1 and _is_function(n) else None for n in nodes
+        ]
+        # Plain function nodes: called with their arguments, nothing streamed or nested.
+        self.plain = [
+            _is_function(n) and not n.is_generator and c is None
+            for n, c in zip(nodes, self.context_params, strict=True)
+        ]
         self._orders: dict[tuple[int, frozenset[str]], CycleOrder] = {}
         self.seeds = self._seed_names()
 
@@ -237,6 +248,11 @@ class Plan:
             and any(self.unit_of[c] == self.unit_of[p] for c in self.consumers.get(name, ()))
             for p in self.producers.get(name, ())
         )
+
+
+def _is_function(node: HyperNode) -> bool:
+    """A FunctionNode that is not a gate (gates return decisions, not outputs)."""
+    return hasattr(node, "func") and not isinstance(node, GateNode)
 
 
 def _strongly_connected(succs: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -74,7 +74,7 @@ class Graph:
 
     @property
     def has_async_nodes(self) -> bool:
-        return any(n.is_async for n in self._plan.nodes)
+        return self._has_async
 
     @property
     def entrypoint(self) -> tuple[str, ...]:
@@ -138,6 +138,7 @@ class Graph:
             if active == self._all and not self._entrypoint
             else Plan(active, self._entrypoint)
         )
+        self._has_async = any(n.is_async for n in self._plan.nodes)
         self.inputs = input_spec(self._plan, self._bound)
         self.outputs = self._selected or tuple(
             dict.fromkeys(o for n in self._plan.nodes for o in n.outputs)

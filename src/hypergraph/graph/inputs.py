@@ -58,13 +58,14 @@ def start_values(
     values: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Bound values overlaid with run values; raises before anything runs if they do not fit."""
-    known_to_graph = {n for node in all_nodes for n in (*node.inputs, *node.outputs)}
     unknown: list[str] = []
     produced: list[str] = []
+    names = spec.all
     for name in values:
-        if name in plan.producers and not plan.seedable(name):
-            produced.append(name)
-        elif name not in spec.all and name not in plan.producers and name not in known_to_graph:
+        if name in plan.producers:
+            if not plan.seedable(name):
+                produced.append(name)
+        elif name not in names and not _known(name, all_nodes):
             unknown.append(name)
     if produced:
         name = produced[0]
@@ -98,6 +99,11 @@ def start_values(
             missing=missing,
         )
     return merged
+
+
+def _known(name: str, nodes: tuple[HyperNode, ...]) -> bool:
+    """True if some node of the full graph reads or writes `name` (a view may not need it)."""
+    return any(name in n.inputs or name in n.outputs for n in nodes)
 
 
 def context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:

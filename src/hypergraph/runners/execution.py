@@ -31,7 +31,6 @@ from ..events.types import (
 from ..graph.graph import Graph
 from ..nodes.base import HyperNode
 from ..nodes.context import NodeContext
-from ..nodes.function import FunctionNode
 from ..nodes.gate import END, GateNode
 from ..nodes.graph_node import GraphNode
 from .result import RunResult
@@ -115,27 +114,11 @@ class Execution:
         self.graph = graph
         self.plan = graph._plan
         self.nodes = self.plan.nodes
-        self.context_params = [
-            n.context_param if isinstance(n, FunctionNode) else None for n in self.nodes
-        ]
-        # Nodes that produce chunks (generators, NodeContext users) take the streaming path.
-        self.streams = [
-            n.is_generator or c is not None
-            for n, c in zip(self.nodes, self.context_params, strict=True)
-        ]
-        # Function nodes with one output: their result needs no shaping or checking.
-        self.single_output = [
-            n.outputs[0]
-            if len(n.outputs) == 1 and isinstance(n, FunctionNode) and not isinstance(n, GateNode)
-            else None
-            for n in self.nodes
-        ]
-        # Plain function nodes: called with their arguments, nothing streamed or nested.
-        self.plain = [
-            isinstance(n, FunctionNode) and not s
-            for n, s in zip(self.nodes, self.streams, strict=True)
-        ]
-        self.sched = Scheduler(self.plan, graph._start_values(values), limit)
+        plan = self.plan
+        self.context_params = plan.context_params
+        self.single_output = plan.single_output
+        self.plain = plan.plain
+        self.sched = Scheduler(plan, graph._start_values(values), limit)
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
         self.deliver = deliver  # the iter() consumer, if any

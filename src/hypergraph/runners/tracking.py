@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import InputValueError
@@ -13,16 +11,13 @@ if TYPE_CHECKING:
 
 
 class RunRegistry:
+    """Runs in flight by run id, tracked while a `with registry.track(ex):` block lasts."""
+
     def __init__(self) -> None:
         self._runs: dict[str, Execution] = {}
 
-    @contextmanager
-    def track(self, ex: Execution) -> Iterator[None]:
-        self._runs[ex.run_id] = ex
-        try:
-            yield
-        finally:
-            self._runs.pop(ex.run_id, None)
+    def track(self, ex: Execution) -> _Tracked:
+        return _Tracked(self._runs, ex)
 
     def stop(self, run_id: str) -> None:
         ex = self._runs.get(run_id)
@@ -33,3 +28,16 @@ class RunRegistry:
                 names=[run_id],
             )
         ex.request_stop()
+
+
+class _Tracked:
+    __slots__ = ("ex", "runs")
+
+    def __init__(self, runs: dict[str, Execution], ex: Execution) -> None:
+        self.runs, self.ex = runs, ex
+
+    def __enter__(self) -> None:
+        self.runs[self.ex.run_id] = self.ex
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.runs.pop(self.ex.run_id, None)
