@@ -22,6 +22,7 @@ from . import nesting
 from .batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
 from .channel import DEFAULT_BUFFER_SIZE, AsyncChannel, ConsumerGone
 from .execution import Control, Execution, merge_inputs
+from .handle import RunHandle
 from .result import MapResult, RunResult
 from .tracking import RunRegistry
 
@@ -209,7 +210,7 @@ class AsyncRunner:
         self._runs.stop(run_id)
 
 
-class AsyncRun:
+class AsyncRun(RunHandle[AsyncChannel]):
     """An async run whose events are read as they happen. Leave the `async with` to cancel it."""
 
     def __init__(
@@ -256,23 +257,6 @@ class AsyncRun:
         self.channel.discard()
         await asyncio.shield(self._task)
         return self.ex.outcome()
-
-    def stop(self) -> None:
-        """No new node starts; generator nodes close at their next yield."""
-        self.ex.request_stop()
-
-    @property
-    def run_id(self) -> str:
-        return self.ex.run_id
-
-    @property
-    def dropped(self) -> int:
-        """Chunks dropped by `overflow="drop_oldest"` (always 0 with the default policy)."""
-        return self.channel.dropped
-
-    @property
-    def partial(self) -> dict[str, list[Any]]:
-        return self.ex.partial
 
     async def __aexit__(self, *exc_info: object) -> None:
         task = self._task

@@ -23,6 +23,7 @@ from . import nesting
 from .batch import prepare_items
 from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
 from .execution import Control, Execution, merge_inputs
+from .handle import RunHandle
 from .result import MapResult, RunResult
 from .tracking import RunRegistry
 
@@ -172,7 +173,7 @@ class SyncRunner:
         )
 
 
-class SyncRun:
+class SyncRun(RunHandle[ThreadChannel]):
     """A sync run whose events are read as they happen. Leave the `with` to cancel it."""
 
     def __init__(self, registry: RunRegistry, ex: Execution, channel: ThreadChannel) -> None:
@@ -204,22 +205,6 @@ class SyncRun:
         self.channel.discard()
         self._thread.join()
         return self.ex.outcome()
-
-    def stop(self) -> None:
-        """No new node starts; generator nodes close at their next yield."""
-        self.ex.request_stop()
-
-    @property
-    def run_id(self) -> str:
-        return self.ex.run_id
-
-    @property
-    def dropped(self) -> int:
-        return self.channel.dropped
-
-    @property
-    def partial(self) -> dict[str, list[Any]]:
-        return self.ex.partial
 
     def __exit__(self, *exc_info: object) -> None:
         if self._thread.is_alive():
