@@ -89,3 +89,17 @@ def test_core_has_no_third_party_imports() -> None:
             else:
                 continue
             assert set(roots) <= allowed, f"{path.name} imports {roots}"
+
+
+def test_importing_hypergraph_loads_neither_asyncio_nor_logging_until_needed() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hypergraph\n"
+        "print('asyncio' in sys.modules, 'logging' in sys.modules)\n"
+        "from hypergraph import AsyncRunner\n"
+        "print('asyncio' in sys.modules, AsyncRunner.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["False False", "True AsyncRunner"]

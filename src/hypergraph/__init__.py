@@ -8,6 +8,8 @@
 'Hello, Ada'
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     GraphConfigError,
     HypergraphError,
@@ -34,9 +36,22 @@ from .nodes.context import NodeContext
 from .nodes.function import FunctionNode, node
 from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
 from .nodes.graph_node import GraphNode
-from .runners.async_ import AsyncRunner
 from .runners.result import MapResult, RunResult
 from .runners.sync import SyncRunner
+
+if TYPE_CHECKING:
+    from .runners.async_ import AsyncRunner
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncRunner (and with it asyncio) loads on first use: `import hypergraph` stays
+    # light for synchronous programs and command-line tools.
+    if name == "AsyncRunner":
+        from .runners.async_ import AsyncRunner
+
+        return AsyncRunner
+    raise AttributeError(f"module 'hypergraph' has no attribute '{name}'")
+
 
 __all__ = [
     "END",

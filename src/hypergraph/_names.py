@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -16,5 +15,7 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     """` Did you mean 'x'?` when a candidate is close to `name`, else an empty string."""
     if not isinstance(name, str):
         return ""
+    import difflib  # only error messages need it: keep `import hypergraph` light
+
     close = difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], n=1)
     return f" Did you mean '{close[0]}'?" if close else ""

@@ -14,7 +14,6 @@ computes that once per (cycle, seed names) and caches it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ..nodes.base import HyperNode
@@ -23,18 +22,26 @@ from ..nodes.gate import GateNode
 NO_DEFAULT: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
 class CycleOrder:
-    """How one cycle unit runs, given its entry nodes."""
+    """How one cycle unit runs, given its entry nodes (computed once, then read-only)."""
 
-    entries: tuple[int, ...]
-    ancestors: dict[int, frozenset[int]]
-    """For each member, the members upstream of it along forward edges."""
-    back: frozenset[tuple[int, int]]
-    """Edges (src, dst) that lead back to the start of the cycle: a write along one starts
-    the next round (wave) rather than continuing the current one."""
-    forward_gated: frozenset[int]
-    """Members whose gate runs before them in the first round (so they wait to be chosen)."""
+    __slots__ = ("ancestors", "back", "entries", "forward_gated")
+
+    def __init__(
+        self,
+        entries: tuple[int, ...],
+        ancestors: dict[int, frozenset[int]],
+        back: frozenset[tuple[int, int]],
+        forward_gated: frozenset[int],
+    ) -> None:
+        self.entries = entries
+        self.ancestors = ancestors
+        """For each member, the members upstream of it along forward edges."""
+        self.back = back
+        """Edges (src, dst) that lead back to the start of the cycle: a write along one
+        starts the next round (wave) rather than continuing the current one."""
+        self.forward_gated = forward_gated
+        """Members whose gate runs before them in the first round (they wait to be chosen)."""
 
 
 class Plan:

@@ -6,16 +6,24 @@ order, through a queue that one task drains, so awaiting them never holds up the
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphConfigError
 from .types import BaseEvent
 
-log = logging.getLogger("hypergraph.events")
+if TYPE_CHECKING:
+    import asyncio
+
+
+def _log_failure(processor: object, what: str) -> None:
+    """Log a processor's exception (logging loads on the first failure, not at import)."""
+    import logging
+
+    logging.getLogger("hypergraph.events").exception(
+        "event processor %r failed %s", processor, what
+    )
 
 
 class Dispatcher:
@@ -44,9 +52,11 @@ class Dispatcher:
             try:
                 p.on_event(event)
             except Exception:
-                log.exception("event processor %r failed on %s", p, type(event).__name__)
+                _log_failure(p, f"on {type(event).__name__}")
         if self.async_:
             if self._queue is None:
+                import asyncio  # only async processors need it: keep `import hypergraph` light
+
                 self._queue = asyncio.Queue()
                 self._pump = asyncio.get_running_loop().create_task(self._drain(self._queue))
             self._queue.put_nowait(event)
@@ -57,7 +67,7 @@ class Dispatcher:
                 try:
                     await p.on_event(event)
                 except Exception:
-                    log.exception("event processor %r failed on %s", p, type(event).__name__)
+                    _log_failure(p, f"on {type(event).__name__}")
 
     def shutdown(self) -> None:
         for p in self.sync:
@@ -75,7 +85,7 @@ class Dispatcher:
                 try:
                     await closer()
                 except Exception:
-                    log.exception("event processor %r failed to shut down", p)
+                    _log_failure(p, "to shut down")
 
 
 def _quietly(fn: Any, p: object) -> None:
@@ -84,4 +94,12 @@ def _quietly(fn: Any, p: object) -> None:
     try:
         fn()
     except Exception:
-        log.exception("event processor %r failed in shutdown()", p)
+        _log_failure(p, "in shutdown()")
+
+
+_NOBODY = Dispatcher(())
+
+
+def dispatcher_for(processors: Iterable[object] | None) -> Dispatcher:
+    """The dispatcher of a run; runs without processors share one (it has no state then)."""
+    return Dispatcher(processors) if processors else _NOBODY

@@ -13,14 +13,15 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from ..events.dispatch import Dispatcher
+from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.gate import GateNode
 from ..nodes.graph_node import GraphNode
 from . import nesting
+from .async_channel import AsyncChannel
 from .batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
-from .channel import DEFAULT_BUFFER_SIZE, AsyncChannel, ConsumerGone
+from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone
 from .execution import Control, Execution, merge_inputs
 from .handle import RunHandle
 from .result import MapResult, RunResult
@@ -58,7 +59,7 @@ class AsyncRunner:
             merge_inputs(values, inputs),
             max_iterations=max_iterations,
             error_handling=error_handling,
-            dispatcher=Dispatcher(event_processors or ()),
+            dispatcher=dispatcher_for(event_processors),
         )
         with self._runs.track(ex):
             try:
@@ -89,7 +90,7 @@ class AsyncRunner:
                 merge_inputs(values, inputs),
                 max_iterations=max_iterations,
                 error_handling=error_handling,
-                dispatcher=Dispatcher(event_processors or ()),
+                dispatcher=dispatcher_for(event_processors),
                 deliver=channel.offer,
             )
 
@@ -166,7 +167,7 @@ class AsyncRunner:
         in_flight: int,
         raising: bool,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
-        dispatcher = Dispatcher(event_processors or ())
+        dispatcher = dispatcher_for(event_processors)
         control = Control()
         if max_concurrency:
             control.limiter = asyncio.Semaphore(max_concurrency)
@@ -184,6 +185,7 @@ class AsyncRunner:
                         error_handling=error_handling,
                         dispatcher=dispatcher,
                         control=control,
+                        checked=True,
                     )
                     running[loop.create_task(self._tracked(ex))] = (k, ex)
                 if not running:

@@ -19,7 +19,10 @@ def prepare_items(
     map_over: str | Iterable[str],
     map_mode: str,
 ) -> list[dict[str, Any]]:
-    """Item value dicts for mapping `graph` over the `map_over` lists of `values`."""
+    """Item value dicts for mapping `graph` over the `map_over` lists of `values`.
+
+    The items' names are checked against the graph here; run them with `checked=True`.
+    """
     over = [map_over] if isinstance(map_over, str) else list(map_over)
     if not over:
         raise InputValueError("map needs map_over: the input name(s) to map over.", names=[])
@@ -40,4 +43,6 @@ def prepare_items(
                 f"How to fix: pass {name}=[...] with the items to map over.",
                 names=[name],
             )
-    return map_items("map", values, over, map_mode)
+    # Every item has the same names, so they are checked once here (MissingInputError and
+    # unknown names surface before any item runs), and each item's run skips the check.
+    return map_items("map", graph._start_values(values), over, map_mode)

@@ -7,25 +7,22 @@ from an `async def` on the loop) is always accepted, past the bound if need be, 
 dropped. With `overflow="drop_oldest"` nobody waits: when the buffer is full the oldest
 *chunk* is dropped and counted in `dropped`; lifecycle events are never dropped.
 
-Two twins share that policy: `AsyncChannel` (producer and consumer on one event loop,
-plus threads that put through the loop) and `ThreadChannel` (a producer thread and a
-consumer thread).
+Two twins share that policy: `ThreadChannel` here (a producer thread and a consumer
+thread) and `AsyncChannel` in `async_channel.py` (producer and consumer on one event
+loop, plus threads that put through the loop), kept apart so that synchronous use
+never imports asyncio.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections import deque
-from concurrent.futures import CancelledError as FutureCancelled
 
 from ..errors import InputValueError
 from ..events.types import BaseEvent, StreamingChunkEvent
 
 OVERFLOW_POLICIES = ("wait", "drop_oldest")
 DEFAULT_BUFFER_SIZE = 1024
-_LIVE_WITHIN = 0.0005  # seconds: a waiting consumer sees a chunk at most this late
 
 
 class ConsumerGone(BaseException):
@@ -77,107 +74,6 @@ class _Buffer:
                     self.dropped += 1
                     break
         items.append(event)
-
-
-class AsyncChannel:
-    """Events from a run on the loop to an `async for` consumer on the same loop."""
-
-    def __init__(self, size: int = DEFAULT_BUFFER_SIZE, overflow: str = "wait") -> None:
-        self.buf = _Buffer(size, overflow)
-        self.loop = asyncio.get_running_loop()
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._last_yield = time.perf_counter()
-
-    @property
-    def dropped(self) -> int:
-        return self.buf.dropped
-
-    def offer(self, event: BaseEvent) -> None:
-        """Accept `event` now, without waiting (producers that cannot wait)."""
-        if not self.buf.closed:
-            self.buf.add(event)
-            self._readable.set()
-
-    def try_put(self, event: BaseEvent) -> bool:
-        """Accept `event` if there is room, without waiting; False if the producer must wait.
-
-        Raises ConsumerGone if the consumer left. A producer that never awaits (a tight
-        generator) would starve the consumer until the buffer fills, so this also says
-        False once every _LIVE_WITHIN: the producer then awaits `put`, which gives the
-        loop a turn. That is one turn per many chunks, and delivery stays live.
-        """
-        buf = self.buf
-        if buf.closed:
-            raise ConsumerGone()
-        if buf.full():
-            return False
-        now = time.perf_counter()
-        if now - self._last_yield > _LIVE_WITHIN:
-            return False
-        buf.add(event)
-        if not self._readable.is_set():
-            self._readable.set()
-        return True
-
-    async def put(self, event: BaseEvent) -> None:
-        """Accept `event`, waiting for room; raises ConsumerGone if the consumer left."""
-        buf = self.buf
-        while buf.full() and not buf.closed:
-            self._writable.clear()
-            await self._writable.wait()
-        if buf.closed:
-            raise ConsumerGone()
-        buf.add(event)
-        if not self._readable.is_set():
-            self._readable.set()
-        self._last_yield = time.perf_counter()
-        await asyncio.sleep(0)
-
-    def put_from_thread(self, event: BaseEvent) -> None:
-        """`put` from a worker thread: blocks that thread until there is room."""
-        future = asyncio.run_coroutine_threadsafe(self.put(event), self.loop)
-        try:
-            future.result()
-        except FutureCancelled:
-            raise ConsumerGone() from None
-
-    def take(self) -> BaseEvent | None:
-        """The next event if one is buffered, without waiting."""
-        items = self.buf.items
-        if not items:
-            return None
-        self._writable.set()
-        return items.popleft()
-
-    async def get(self) -> BaseEvent | None:
-        """The next event, or None once the producer finished and the buffer is empty."""
-        buf = self.buf
-        while not buf.items:
-            if buf.finished or buf.closed:
-                return None
-            self._readable.clear()
-            await self._readable.wait()
-        event = buf.items.popleft()
-        self._writable.set()
-        return event
-
-    def finish(self) -> None:
-        self.buf.finished = True
-        self._readable.set()
-
-    def close(self) -> None:
-        """The consumer left: drop what is buffered and make waiting producers give up."""
-        self.buf.closed = True
-        self.buf.items.clear()
-        self._writable.set()
-        self._readable.set()
-
-    def discard(self) -> None:
-        """The consumer wants only the result now: accept and forget further events."""
-        self.buf.discarding = True
-        self.buf.items.clear()
-        self._writable.set()
 
 
 class ThreadChannel:

@@ -6,6 +6,7 @@ decision about *what* happens next lives here or in the scheduler.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -39,8 +40,13 @@ DEFAULT_MAX_ITERATIONS = 1000
 _ERROR_MODES = ("raise", "continue")
 
 
+_ID_PREFIX = os.urandom(4).hex()  # ids stay unique across processes
+_ids = itertools.count()
+
+
 def new_id() -> str:
-    return os.urandom(8).hex()
+    """A run or span id: a per-process random prefix and a counter (cheap: one per node)."""
+    return f"{_ID_PREFIX}{next(_ids):08x}"
 
 
 def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +99,10 @@ class Execution:
         control: Control | None = None,
         graph_path: tuple[str, ...] = (),
         parent_span_id: str | None = None,
+        checked: bool = False,
     ) -> None:
+        """`checked=True`: the value names were already checked against the graph (map
+        items share their names, so they are checked once)."""
         if not isinstance(graph, Graph):
             raise InputValueError(
                 f"A runner runs a Graph, got {type(graph).__name__}.\n"
@@ -118,7 +127,8 @@ class Execution:
         self.context_params = plan.context_params
         self.single_output = plan.single_output
         self.plain = plan.plain
-        self.sched = Scheduler(plan, graph._start_values(values), limit)
+        start = {**graph.inputs.bound, **values} if checked else graph._start_values(values)
+        self.sched = Scheduler(plan, start, limit)
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
         self.deliver = deliver  # the iter() consumer, if any

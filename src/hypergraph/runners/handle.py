@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .channel import AsyncChannel, ThreadChannel
 from .execution import Execution
 
-C = TypeVar("C", AsyncChannel, ThreadChannel)
+if TYPE_CHECKING:
+    from .async_channel import AsyncChannel
+    from .channel import ThreadChannel
+
+C = TypeVar("C", "AsyncChannel", "ThreadChannel")
 
 
 class RunHandle(Generic[C]):

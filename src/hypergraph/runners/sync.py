@@ -7,7 +7,6 @@ caller can read events while nodes stream (even a plain `def` node calling
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -15,7 +14,7 @@ from typing import Any
 
 from .._names import quoted
 from ..errors import IncompatibleRunnerError
-from ..events.dispatch import Dispatcher
+from ..events.dispatch import Dispatcher, dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
@@ -126,7 +125,7 @@ class SyncRunner:
     ) -> Iterator[tuple[int, RunResult]]:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
-        dispatcher = Dispatcher(event_processors or ())
+        dispatcher = dispatcher_for(event_processors)
         _refuse_async(graph, dispatcher)
         control = Control()
 
@@ -140,6 +139,7 @@ class SyncRunner:
                         error_handling=error_handling,
                         dispatcher=dispatcher,
                         control=control,
+                        checked=True,
                     )
                     with self._runs.track(ex):
                         drive(ex)
@@ -162,7 +162,7 @@ class SyncRunner:
         error_handling: str,
         event_processors: Iterable[object] | None,
     ) -> Execution:
-        dispatcher = Dispatcher(event_processors or ())
+        dispatcher = dispatcher_for(event_processors)
         _refuse_async(graph, dispatcher)
         return Execution(
             graph,
@@ -228,8 +228,10 @@ def drive(ex: Execution) -> None:
                 heapq.heappush(ready, r)
     finally:
         if ex.events:
-            with contextlib.suppress(ConsumerGone):  # the consumer may have left already
+            try:
                 ex.emit(ex.run_end_event())
+            except ConsumerGone:  # the consumer left already: nobody reads the end
+                ex.control.cancelled = True
 
 
 def _execute(ex: Execution, i: int) -> list[int]:
