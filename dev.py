@@ -47,12 +47,13 @@ def demo(args: list[str]) -> None:
     _run([str(PY), "examples/demo.py", *args])
 
 
+CODE = [p for p in ("src", "tests", "examples", "bench", "dev.py") if (ROOT / p).exists()]
+
+
 def check(args: list[str]) -> None:
     _ensure_env()
-    _run(
-        [str(PY), "-m", "ruff", "format", "--check", "src", "tests", "examples", "bench", "dev.py"]
-    )
-    _run([str(PY), "-m", "ruff", "check", "src", "tests", "examples", "bench", "dev.py"])
+    _run([str(PY), "-m", "ruff", "format", "--check", *CODE])
+    _run([str(PY), "-m", "ruff", "check", *CODE])
     _run([str(PY), "-m", "mypy"])
     _run([str(PY), "-m", "pytest", *args])
 

@@ -1,0 +1,1 @@
+"""Workloads of the benchmark harness, one module per library (see harness.py)."""
