@@ -92,10 +92,13 @@ class Plan:
             for m in members:
                 self.unit_of[m] = u
         self.is_cycle = [len(m) > 1 for m in self.units]
+        self.unit_sizes = [len(m) for m in self.units]
+        self.cycle_units = tuple(u for u, cyc in enumerate(self.is_cycle) if cyc)
         ext: list[set[int]] = [
             {self.unit_of[p] for p in self.preds[i]} - {self.unit_of[i]} for i in range(count)
         ]
         self.ext_count = [len(e) for e in ext]
+        self.sources = tuple(i for i, c in enumerate(self.ext_count) if c == 0)
         notify: list[list[int]] = [[] for _ in self.units]
         for i, units in enumerate(ext):
             for u in units:

@@ -46,11 +46,11 @@ class Scheduler:
         self.chosen = [False] * count
         self.runs = [0] * count
         self.ext_count = list(plan.ext_count)
-        self.unit_pending = [len(m) for m in plan.units]
-        self.unit_done = [False] * len(plan.units)
+        self.unit_pending = list(plan.unit_sizes)
+        self.unit_done = [False] * len(plan.unit_sizes)
         self.failed_outputs: set[str] = set()
         self.orders: dict[int, CycleOrder] = {
-            u: plan.cycle_order(u, values) for u, cyc in enumerate(plan.is_cycle) if cyc
+            u: plan.cycle_order(u, values) for u in plan.cycle_units
         }
         self._work: deque[tuple[int, int]] = deque()
         self._ready: list[int] = []
@@ -60,7 +60,7 @@ class Scheduler:
     def start(self) -> list[int]:
         """The nodes ready when the run starts."""
         plan = self.plan
-        for i in range(len(plan.nodes)):
+        for i in plan.sources:
             if self.ext_count[i] == 0:
                 u = plan.unit_of[i]
                 if plan.is_cycle[u]:

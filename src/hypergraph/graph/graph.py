@@ -140,6 +140,9 @@ class Graph:
         )
         self._has_async = any(n.is_async for n in self._plan.nodes)
         self.inputs = input_spec(self._plan, self._bound)
+        # For the common run: every name a plain input (no seeds), every required one given.
+        self._plain_inputs = frozenset(self.inputs.all) - self._plan.producers.keys()
+        self._required = frozenset(self.inputs.required)
         self.outputs = self._selected or tuple(
             dict.fromkeys(o for n in self._plan.nodes for o in n.outputs)
         )
@@ -179,6 +182,10 @@ class Graph:
         return tuple(dict.fromkeys(names))
 
     def _start_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values a run starts with, bound ones included; raises if they do not fit."""
+        keys = values.keys()
+        if self._required <= keys and keys <= self._plain_inputs:
+            return {**self._bound, **values} if self._bound else dict(values)
         return start_values(self._plan, self.inputs, self._all, values)
 
     def __repr__(self) -> str:
