@@ -145,9 +145,9 @@ class Plan:
         self.single_output = [
             n.outputs[0] if len(n.outputs) == 1 and _is_function(n) else None for n in nodes
         ]
-        # Plain function nodes: called with their arguments, nothing streamed or nested.
+        # Plain function nodes and gates: called with their arguments, nothing streamed.
         self.plain = [
-            _is_function(n) and not n.is_generator and c is None
+            hasattr(n, "func") and not n.is_generator and c is None
             for n, c in zip(nodes, self.context_params, strict=True)
         ]
         self._orders: dict[tuple[int, frozenset[str]], CycleOrder] = {}

@@ -265,7 +265,7 @@ class AsyncRun(RunHandle[AsyncChannel]):
         if task is None or task.done():
             return
         # The consumer left early: cancel the run and wait until nothing of it is running.
-        self.ex.control.cancelled = True
+        self.ex.control.cancel()
         self.channel.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -301,7 +301,7 @@ class _Drive:
         try:
             await self.done
         except asyncio.CancelledError:
-            self.ex.control.cancelled = True
+            self.ex.control.cancel()
             raise
         finally:
             # A failure, or our caller left: cancel what is in flight and wait for it, so
@@ -470,7 +470,7 @@ class _Drive:
         except asyncio.CancelledError:
             # A thread cannot be killed: tell it to unwind (its next chunk raises
             # ConsumerGone) and wait, so that nothing of this run outlives it.
-            self.ex.control.cancelled = True
+            self.ex.control.cancel()
             if self.channel is not None:
                 self.channel.close()
             with contextlib.suppress(BaseException):

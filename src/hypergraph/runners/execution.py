@@ -72,16 +72,19 @@ def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> di
 class Control:
     """Signals shared by a run and the graphs nested in it."""
 
-    __slots__ = ("cancelled", "limiter", "stop_requested")
+    __slots__ = ("cancelled", "halt", "limiter", "stop_requested")
 
     def __init__(self) -> None:
         self.stop_requested = False  # finish what runs, start nothing new
         self.cancelled = False  # the caller left: unwind everything now
+        self.halt = False  # either of the two: no new node starts (read once per node)
         self.limiter: Any = None  # AsyncRunner: one semaphore capping leaf nodes run-wide
 
-    @property
-    def halt(self) -> bool:
-        return self.stop_requested or self.cancelled
+    def stop(self) -> None:
+        self.stop_requested = self.halt = True
+
+    def cancel(self) -> None:
+        self.cancelled = self.halt = True
 
 
 class Execution:
@@ -255,7 +258,7 @@ class Execution:
     def request_stop(self) -> None:
         if self.control.stop_requested:
             return
-        self.control.stop_requested = True
+        self.control.stop()
         if self.events:
             self.emit(StopRequestedEvent(**self._run_fields()))
 

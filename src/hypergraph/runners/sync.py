@@ -191,7 +191,7 @@ class SyncRun(RunHandle[ThreadChannel]):
             try:
                 drive(self.ex)
             except ConsumerGone:
-                self.ex.control.cancelled = True
+                self.ex.control.cancel()
             finally:
                 self.ex.dispatcher.shutdown()
                 self.channel.finish()
@@ -210,7 +210,7 @@ class SyncRun(RunHandle[ThreadChannel]):
         if self._thread.is_alive():
             # The consumer left early: the run's next event or chunk raises ConsumerGone
             # in its thread, which unwinds the node; we wait until it has.
-            self.ex.control.cancelled = True
+            self.ex.control.cancel()
             self.channel.close()
             self._thread.join()
 
@@ -231,7 +231,7 @@ def drive(ex: Execution) -> None:
             try:
                 ex.emit(ex.run_end_event())
             except ConsumerGone:  # the consumer left already: nobody reads the end
-                ex.control.cancelled = True
+                ex.control.cancel()
 
 
 def _execute(ex: Execution, i: int) -> list[int]:
