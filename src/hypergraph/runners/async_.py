@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import CancelledError as FutureCancelled
 from typing import Any
 
 from ..events.dispatch import dispatcher_for
@@ -273,11 +275,9 @@ class AsyncRun(RunHandle[AsyncChannel]):
 
 
 async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:
-    """Run `ex` to the end on the current loop, emitting run start and end around it."""
+    """Run `ex` to the end on the current loop; its start event went out when it was made."""
     if max_concurrency and ex.control.limiter is None:
         ex.control.limiter = asyncio.Semaphore(max_concurrency)
-    if ex.events:
-        ex.emit(ex.run_start_event())
     try:
         await _Drive(ex, channel).run()
     finally:
@@ -377,7 +377,7 @@ class _Drive:
             elif isinstance(node, GateNode):
                 result = func(**args)
             else:
-                result = await self.in_thread(func, **args)
+                result = await self.in_thread(None, func, **args)
         except Exception as exc:
             return ex.fail(i, exc)
         return ex.finish(i, result)
@@ -413,11 +413,47 @@ class _Drive:
                 ex.emit(make(chunk, len(chunks)))
             chunks.append(chunk)
 
+        handoff: list[Any] = [None]  # the chunk a worker thread waits to hand to the loop
+        abandoned = threading.Event()  # this node was cancelled: its thread must unwind
+        # Chunks handed over without waiting: `sent` is written by the thread only,
+        # `taken` by the loop only, so their difference is what is still in flight.
+        sent = taken = 0
+        bound = channel.buf.size if channel is not None else DEFAULT_BUFFER_SIZE
+        never_wait = channel is not None and channel.buf.dropping
+
+        def take(chunk: Any) -> None:
+            """On the loop: a chunk the thread handed over without waiting (room was free)."""
+            nonlocal taken
+            taken += 1
+            if make is not None:
+                event = make(chunk, len(chunks))
+                if processors is not None:
+                    processors(event)
+                if channel is not None:
+                    channel.offer(event)
+            chunks.append(chunk)
+
         def from_thread(chunk: Any) -> None:
-            """A chunk from a worker thread: the thread waits until the loop has taken it."""
-            if control.cancelled:
+            """A chunk from a worker thread: handed over at once while the buffer has
+            room, else the thread waits until the loop has taken it (backpressure)."""
+            nonlocal sent
+            if control.cancelled or abandoned.is_set():
                 raise ConsumerGone()
-            asyncio.run_coroutine_threadsafe(publish(chunk), loop).result()
+            buffered = len(channel.buf.items) if channel is not None else 0
+            if never_wait or sent - taken + buffered < bound:
+                sent += 1
+                loop.call_soon_threadsafe(take, chunk)  # FIFO: chunk order is kept
+                return
+            handoff[0] = future = asyncio.run_coroutine_threadsafe(publish(chunk), loop)
+            try:
+                future.result()
+            except FutureCancelled:
+                raise ConsumerGone() from None
+
+        def unwind() -> None:
+            abandoned.set()
+            if handoff[0] is not None:
+                handoff[0].cancel()
 
         on_loop = node.is_async or isinstance(node, GateNode)
         args = ex.call_args(i, offer if on_loop else from_thread)
@@ -445,11 +481,11 @@ class _Drive:
             elif on_loop:
                 result = func(**args)
             elif node.is_generator:
-                if await self.in_thread(_drain, func, args, from_thread, control):
+                if await self.in_thread(unwind, _drain, func, args, from_thread, control):
                     return ex.stopped(i, chunks)
                 result = chunks
             else:
-                result = await self.in_thread(func, **args)
+                result = await self.in_thread(unwind, func, **args)
         except Exception as exc:
             if chunks:
                 ex.keep_partial(i, chunks)
@@ -462,17 +498,20 @@ class _Drive:
             raise
         return ex.finish(i, result)
 
-    async def in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run `func` in a worker thread; if we are cancelled, wait for the thread to end."""
+    async def in_thread(
+        self, unwind: Callable[[], None] | None, func: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Run `func` in a worker thread; if we are cancelled, wait for the thread to end.
+
+        A thread cannot be killed: `unwind` tells a streaming one to stop (its next
+        chunk raises ConsumerGone); either way we wait, so nothing of the run outlives it.
+        """
         future = self.loop.run_in_executor(None, lambda: func(*args, **kwargs))
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            # A thread cannot be killed: tell it to unwind (its next chunk raises
-            # ConsumerGone) and wait, so that nothing of this run outlives it.
-            self.ex.control.cancel()
-            if self.channel is not None:
-                self.channel.close()
+            if unwind is not None:
+                unwind()
             with contextlib.suppress(BaseException):
                 await future
             raise

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import CancelledError as FutureCancelled
 
 from ..events.types import BaseEvent
 from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, _Buffer
@@ -60,7 +59,9 @@ class AsyncChannel:
     async def put(self, event: BaseEvent) -> None:
         """Accept `event`, waiting for room; raises ConsumerGone if the consumer left."""
         buf = self.buf
+        waited = False
         while buf.full() and not buf.closed:
+            waited = True
             self._writable.clear()
             await self._writable.wait()
         if buf.closed:
@@ -68,16 +69,11 @@ class AsyncChannel:
         buf.add(event)
         if not self._readable.is_set():
             self._readable.set()
-        self._last_yield = time.perf_counter()
-        await asyncio.sleep(0)
-
-    def put_from_thread(self, event: BaseEvent) -> None:
-        """`put` from a worker thread: blocks that thread until there is room."""
-        future = asyncio.run_coroutine_threadsafe(self.put(event), self.loop)
-        try:
-            future.result()
-        except FutureCancelled:
-            raise ConsumerGone() from None
+        now = time.perf_counter()
+        if waited or now - self._last_yield > _LIVE_WITHIN:
+            if not waited:  # the loop had no turn for a while: give the consumer one
+                await asyncio.sleep(0)
+            self._last_yield = now
 
     def take(self) -> BaseEvent | None:
         """The next event if one is buffered, without waiting."""

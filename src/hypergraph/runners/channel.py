@@ -87,6 +87,10 @@ class ThreadChannel:
     def dropped(self) -> int:
         return self.buf.dropped
 
+    def offer(self, event: BaseEvent) -> None:
+        """Accept `event` now, without waiting (lifecycle events, from any thread)."""
+        self.put(event, wait=False)
+
     def put(self, event: BaseEvent, wait: bool = True) -> None:
         """Accept `event`, waiting for room if `wait`; raises ConsumerGone if the consumer left."""
         with self._cond:

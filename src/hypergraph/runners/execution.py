@@ -99,13 +99,16 @@ class Execution:
         error_handling: str,
         dispatcher: Dispatcher,
         deliver: Callable[[BaseEvent], None] | None = None,
+        deliver_chunk: Callable[[BaseEvent], None] | None = None,
         control: Control | None = None,
         graph_path: tuple[str, ...] = (),
         parent_span_id: str | None = None,
         checked: bool = False,
     ) -> None:
-        """`checked=True`: the value names were already checked against the graph (map
-        items share their names, so they are checked once)."""
+        """`deliver` hands an event to the iter() consumer without waiting (lifecycle
+        events); `deliver_chunk`, if given, may wait for room (chunks from a producer that
+        can wait). `checked=True`: the value names were already checked against the graph
+        (map items share their names, so they are checked once)."""
         if not isinstance(graph, Graph):
             raise InputValueError(
                 f"A runner runs a Graph, got {type(graph).__name__}.\n"
@@ -135,6 +138,7 @@ class Execution:
         self.raise_errors = error_handling == "raise"
         self.dispatcher = dispatcher
         self.deliver = deliver  # the iter() consumer, if any
+        self.deliver_chunk = deliver_chunk or deliver
         self.events = bool(dispatcher) or deliver is not None
         self.control = control or Control()
         self.run_id = new_id()
@@ -146,6 +150,8 @@ class Execution:
         self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.partial: dict[str, list[Any]] = {}
         self.started_at = time.perf_counter()
+        if self.events:  # now, so that nothing (a stop, say) can come before it
+            self.emit(self.run_start_event())
 
     # -- calling a node -----------------------------------------------------------------
 
@@ -176,11 +182,11 @@ class Execution:
             error_handling="raise" if self.raise_errors else "continue",
             dispatcher=self.dispatcher,
             deliver=self.deliver,
+            deliver_chunk=self.deliver_chunk,
             control=self.control,
             graph_path=(*self.graph_path, label),
             parent_span_id=self.node_spans.get(i),
         )
-        child.events = self.events
         child.partial = self.partial
         return child
 
@@ -290,6 +296,12 @@ class Execution:
         self.dispatcher.emit(event)
         if self.deliver is not None:
             self.deliver(event)
+
+    def emit_chunk(self, event: BaseEvent) -> None:
+        """Like `emit`, for a chunk from a producer that can wait for the consumer."""
+        self.dispatcher.emit(event)
+        if self.deliver_chunk is not None:
+            self.deliver_chunk(event)
 
     def run_start_event(self) -> RunStartEvent:
         return RunStartEvent(

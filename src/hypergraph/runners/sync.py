@@ -76,10 +76,8 @@ class SyncRunner:
         """Run `graph` and stream its events: `with runner.iter(g, v) as run: for e in run: ...`."""
         channel = ThreadChannel(buffer_size, overflow)
         ex = self._execution(
-            graph, values, inputs, max_iterations, error_handling, event_processors
+            graph, values, inputs, max_iterations, error_handling, event_processors, channel
         )
-        ex.deliver = channel.put
-        ex.events = True
         return SyncRun(self._runs, ex, channel)
 
     def map(
@@ -161,6 +159,7 @@ class SyncRunner:
         max_iterations: int | None,
         error_handling: str,
         event_processors: Iterable[object] | None,
+        channel: ThreadChannel | None = None,
     ) -> Execution:
         dispatcher = dispatcher_for(event_processors)
         _refuse_async(graph, dispatcher)
@@ -170,6 +169,10 @@ class SyncRunner:
             max_iterations=max_iterations,
             error_handling=error_handling,
             dispatcher=dispatcher,
+            # Lifecycle events never wait (a stop from the consumer's own thread must not
+            # block on a full buffer); chunks wait for room, which bounds memory.
+            deliver=None if channel is None else channel.offer,
+            deliver_chunk=None if channel is None else channel.put,
         )
 
 
@@ -216,9 +219,7 @@ class SyncRun(RunHandle[ThreadChannel]):
 
 
 def drive(ex: Execution) -> None:
-    """Run `ex` to the end in this thread, emitting run start and end around it."""
-    if ex.events:
-        ex.emit(ex.run_start_event())
+    """Run `ex` to the end in this thread; its start event went out when it was made."""
     try:
         ready = ex.sched.start()
         heapq.heapify(ready)
@@ -255,7 +256,7 @@ def _execute(ex: Execution, i: int) -> list[int]:
         if control.cancelled:
             raise ConsumerGone()
         if make is not None:
-            ex.emit(make(chunk, len(chunks)))
+            ex.emit_chunk(make(chunk, len(chunks)))
         chunks.append(chunk)
 
     args = ex.call_args(i, send)
