@@ -24,7 +24,6 @@ import copy
 from collections import deque
 from typing import Any
 
-from .._names import quoted
 from ..errors import InfiniteLoopError
 from .plan import CycleOrder, Plan
 
@@ -233,7 +232,3 @@ class Scheduler:
     def _take(self) -> list[int]:
         ready, self._ready = self._ready, []
         return ready
-
-    def describe_waiting(self) -> str:
-        """Pending nodes, for debugging a run that ended early."""
-        return quoted(self.plan.nodes[i].name for i, p in enumerate(self.pending) if p)

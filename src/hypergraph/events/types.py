@@ -117,18 +117,6 @@ class StopRequestedEvent(BaseEvent):
     """Somebody asked the run to stop; no new node starts after this."""
 
 
-Event = (
-    RunStartEvent
-    | RunEndEvent
-    | NodeStartEvent
-    | NodeEndEvent
-    | NodeErrorEvent
-    | RouteDecisionEvent
-    | StreamingChunkEvent
-    | StopRequestedEvent
-)
-
-
 def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunkEvent]:
     """A maker of chunk events sharing `common` fields (run, span, node, path).
 

@@ -43,10 +43,6 @@ class RunResult:
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(name, default)
 
-    @property
-    def completed(self) -> bool:
-        return self.status is RunStatus.COMPLETED
-
 
 class MapResult(Sequence[RunResult]):
     """The runs of `runner.map`, in item order: `result["y"]` is the list of `y` per item."""
