@@ -486,3 +486,61 @@ def test_fast_chunk_events_equal_constructed_ones_and_are_frozen() -> None:
     assert made.path == "outer/n"
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.chunk = "other"  # type: ignore[misc]
+
+
+def test_no_event_is_built_when_nobody_listens(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hypergraph.runners.execution as execution
+    from hypergraph import END, route
+    from hypergraph.events import types
+
+    built: list[str] = []
+    for cls in (
+        types.RunStartEvent,
+        types.RunEndEvent,
+        types.NodeStartEvent,
+        types.NodeEndEvent,
+        types.NodeErrorEvent,
+        types.RouteDecisionEvent,
+        types.StopRequestedEvent,
+        types.StreamingChunkEvent,
+    ):
+        original = cls.__init__
+
+        def counting(self: Any, *a: Any, _o: Any = original, **k: Any) -> None:
+            built.append(type(self).__name__)
+            _o(self, *a, **k)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    factory = execution.chunk_factory
+    monkeypatch.setattr(
+        execution, "chunk_factory", lambda common: built.append("chunk") or factory(common)
+    )
+
+    @node(output_name="tokens")
+    def tokens(n: int) -> Any:
+        yield from range(n)
+
+    @node(output_name="said")
+    def say(tokens: list[int], ctx: NodeContext) -> int:
+        ctx.stream("x")
+        return len(tokens)
+
+    @route(targets=["fail", END])
+    def decide(said: int) -> object:
+        return "fail"
+
+    @node(output_name="never")
+    def fail(said: int) -> int:
+        raise ValueError("boom")
+
+    graph = Graph([tokens, say, decide, fail])
+    result = run(graph, {"n": 3}, error_handling="continue")
+    assert result.values == {"tokens": [0, 1, 2], "said": 3}
+    assert built == []
+
+    class Listener:
+        def on_event(self, event: object) -> None:
+            pass
+
+    run(graph, {"n": 3}, error_handling="continue", event_processors=[Listener()])
+    assert "NodeStartEvent" in built and "chunk" in built  # the counting itself works
