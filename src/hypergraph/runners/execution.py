@@ -51,6 +51,8 @@ def new_id() -> str:
 
 def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
     """`run(graph, {"x": 1})` and `run(graph, x=1)` are the same call; both at once must agree."""
+    if not inputs and type(values) is dict:  # the usual call: one plain dict
+        return dict(values)
     if values is not None and not isinstance(values, Mapping):
         raise InputValueError(
             f"run() takes the input values as a dict, got {type(values).__name__}.\n"
