@@ -633,3 +633,43 @@ def test_async_map_raises_the_first_failing_item_by_index_not_by_time() -> None:
 
     with pytest.raises(ValueError, match="item0"):
         run_async(AsyncRunner().map(Graph([work]), {"x": [0, 1]}, map_over="x"))
+
+
+def test_an_item_failing_inside_a_nested_graph_does_not_stop_the_other_items() -> None:
+    # Item 1 fails while its nested graph is still running, so item 1 cancels that
+    # nested run. That internal cancel must not halt item 0, whose own failure comes
+    # later, from a node that starts only then: map() raises item 0's error (by index).
+    nested_cancelled = asyncio.Event()
+    never = asyncio.Event()
+
+    @node(output_name="y")
+    async def first(x: int) -> int:
+        if x == 0:
+            await nested_cancelled.wait()
+        return x
+
+    @node(output_name="w")
+    async def fail_item0(y: int) -> int:
+        if y == 0:
+            raise ValueError("item0")
+        return y
+
+    @node(output_name="v")
+    async def wait_in_item1(x: int) -> int:
+        if x == 1:
+            try:
+                await never.wait()
+            finally:
+                nested_cancelled.set()
+        return x
+
+    @node(output_name="z")
+    async def fail_item1(x: int) -> int:
+        if x == 1:
+            raise KeyError("item1")
+        return x
+
+    inner = Graph([wait_in_item1], name="inner")
+    graph = Graph([first, fail_item0, inner.as_node(), fail_item1])
+    with pytest.raises(ValueError, match="item0"):
+        run_async(AsyncRunner().map(graph, {"x": [0, 1]}, map_over="x"))

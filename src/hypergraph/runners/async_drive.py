@@ -52,7 +52,11 @@ class _Drive:
         try:
             await self.done
         except asyncio.CancelledError:
-            self.ex.control.cancel()
+            # Our caller left: the whole run tree unwinds. A nested run is cancelled by its
+            # parent instead, which either did this already or is failing on its own; it
+            # must not cancel the control it shares (with other map items, say).
+            if not self.ex.graph_path:
+                self.ex.control.cancel()
             raise
         finally:
             # A failure, or our caller left: cancel what is in flight and wait for it, so
