@@ -252,10 +252,10 @@ class Plan:
         """True if a run may give a value for `name` although a node produces it."""
         if name in self.seeds:
             return True
+        unit_of = self.unit_of
         return any(
-            self.is_cycle[self.unit_of[p]]
-            and name in self.produced_in[self.unit_of[p]]
-            and any(self.unit_of[c] == self.unit_of[p] for c in self.consumers.get(name, ()))
+            self.is_cycle[unit_of[p]]
+            and any(unit_of[c] == unit_of[p] for c in self.consumers.get(name, ()))
             for p in self.producers.get(name, ())
         )
 

@@ -160,13 +160,17 @@ class _Drive:
                     await channel.put(event)
             chunks.append(chunk)
 
+        def record(chunk: Any) -> None:
+            """On the loop: deliver a chunk that needs no waiting, and keep it."""
+            if make is not None:
+                ex.emit(make(chunk, len(chunks)))
+            chunks.append(chunk)
+
         def offer(chunk: Any) -> None:
             """A chunk from `ctx.stream` on the loop: it cannot wait, so it is always taken."""
             if control.cancelled:
                 raise ConsumerGone()
-            if make is not None:
-                ex.emit(make(chunk, len(chunks)))
-            chunks.append(chunk)
+            record(chunk)
 
         handoff: list[Any] = [None]  # the chunk a worker thread waits to hand to the loop
         abandoned = threading.Event()  # this node was cancelled: its thread must unwind
@@ -180,13 +184,7 @@ class _Drive:
             """On the loop: a chunk the thread handed over without waiting (room was free)."""
             nonlocal taken
             taken += 1
-            if make is not None:
-                event = make(chunk, len(chunks))
-                if processors is not None:
-                    processors(event)
-                if channel is not None:
-                    channel.offer(event)
-            chunks.append(chunk)
+            record(chunk)
 
         def from_thread(chunk: Any) -> None:
             """A chunk from a worker thread: handed over at once while the buffer has
