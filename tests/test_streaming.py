@@ -213,6 +213,10 @@ def test_drop_oldest_keeps_the_newest_chunks_and_counts_exactly_what_it_dropped(
         async def late_consumer() -> Consumed:
             async with AsyncRunner().iter(graph, n=n, **options) as run:
                 assert await until(probe.closed.is_set)
+                # A generator in a worker thread hands its chunks to the loop as queued
+                # callbacks, all queued before its `finally` set `closed`; the loop runs
+                # callbacks in order, so one turn of the loop delivers every one of them.
+                await asyncio.sleep(0)
                 events = [event async for event in run]
                 return Consumed(events=events, result=await run.result(), dropped=run.dropped)
 
