@@ -63,10 +63,9 @@ def is_prefix_of_naturals(items: list[Any]) -> bool:
 # -- lossless and ordered -------------------------------------------------------------------
 
 
-def test_every_chunk_of_a_tight_async_generator_arrives_in_order() -> None:
-    n = 100_000
+def assert_every_chunk_arrived_in_order(mode: str, kind: str, n: int = 100_000) -> None:
     probe = Probe()
-    seen = consume("async", Graph([counter("async def", probe)]), {"n": n})
+    seen = consume(mode, Graph([counter(kind, probe)]), {"n": n})
     chunk_events = seen.chunk_events()
     assert len(chunk_events) == probe.produced == n
     assert [e.sequence for e in chunk_events] == list(range(n))
@@ -76,28 +75,16 @@ def test_every_chunk_of_a_tight_async_generator_arrives_in_order() -> None:
     assert seen.dropped == 0
 
 
+def test_every_chunk_of_a_tight_async_generator_arrives_in_order() -> None:
+    assert_every_chunk_arrived_in_order("async", "async def")
+
+
 def test_every_chunk_of_a_sync_generator_arrives_in_order_under_the_sync_runner() -> None:
-    n = 100_000
-    probe = Probe()
-    seen = consume("sync", Graph([counter("def", probe)]), {"n": n})
-    chunk_events = seen.chunk_events()
-    assert len(chunk_events) == probe.produced == n
-    assert [e.sequence for e in chunk_events] == list(range(n))
-    assert [e.chunk for e in chunk_events] == list(range(n))
-    assert seen.result is not None and seen.result["tokens"] == list(range(n))
-    assert seen.dropped == 0
+    assert_every_chunk_arrived_in_order("sync", "def")
 
 
 def test_every_chunk_of_a_sync_generator_in_a_worker_thread_arrives_in_order() -> None:
-    # Each chunk from a worker thread is one hop through the loop, so fewer of them.
-    n = 20_000
-    probe = Probe()
-    seen = consume("async", Graph([counter("def", probe)]), {"n": n})
-    chunk_events = seen.chunk_events()
-    assert len(chunk_events) == probe.produced == n
-    assert [e.sequence for e in chunk_events] == list(range(n))
-    assert [e.chunk for e in chunk_events] == list(range(n))
-    assert seen.result is not None and seen.result["tokens"] == list(range(n))
+    assert_every_chunk_arrived_in_order("async", "def")
 
 
 @each_producer
