@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from .wire import to_json_value
 
 
 class RunStatus(StrEnum):
@@ -40,6 +42,21 @@ class BaseEvent:
     timestamp: float
     """Seconds since the epoch (`time.time()`) when the event was made."""
 
+    kind: ClassVar[str] = "event"
+    """A short stable name of the event type, as on the wire (`"chunk"`, `"node_end"`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON data (`json.dumps` always accepts it), with its `kind`.
+
+        >>> e = StopRequestedEvent(run_id="r", span_id="s", parent_span_id=None, timestamp=0.0)
+        >>> e.to_dict()["kind"], e.to_dict()["parent_span_id"]
+        ('stop_requested', None)
+        """
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            out[f.name] = to_json_value(getattr(self, f.name))
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class NodeEvent(BaseEvent):
@@ -60,6 +77,8 @@ class NodeEvent(BaseEvent):
 class RunStartEvent(BaseEvent):
     """A run (or a nested graph's run) started."""
 
+    kind: ClassVar[str] = "run_start"
+
     graph_name: str | None
     graph_path: tuple[str, ...] = ()
 
@@ -67,6 +86,8 @@ class RunStartEvent(BaseEvent):
 @dataclass(frozen=True, kw_only=True)
 class RunEndEvent(BaseEvent):
     """A run ended; `status` says how."""
+
+    kind: ClassVar[str] = "run_end"
 
     graph_name: str | None
     status: RunStatus
@@ -79,10 +100,14 @@ class RunEndEvent(BaseEvent):
 class NodeStartEvent(NodeEvent):
     """A node started executing."""
 
+    kind: ClassVar[str] = "node_start"
+
 
 @dataclass(frozen=True, kw_only=True)
 class NodeEndEvent(NodeEvent):
     """A node finished and wrote `outputs`."""
+
+    kind: ClassVar[str] = "node_end"
 
     outputs: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
@@ -92,6 +117,8 @@ class NodeEndEvent(NodeEvent):
 class NodeErrorEvent(NodeEvent):
     """A node raised `error` (or was stopped mid-stream)."""
 
+    kind: ClassVar[str] = "node_error"
+
     error: BaseException
     duration_ms: float = 0.0
 
@@ -100,12 +127,16 @@ class NodeErrorEvent(NodeEvent):
 class RouteDecisionEvent(NodeEvent):
     """A gate decided: `decision` is a target name, END, or a tuple of names."""
 
+    kind: ClassVar[str] = "route_decision"
+
     decision: object
 
 
 @dataclass(frozen=True, kw_only=True)
 class StreamingChunkEvent(NodeEvent):
     """A node produced one chunk of a stream (a yielded item or `ctx.stream(chunk)`)."""
+
+    kind: ClassVar[str] = "chunk"
 
     chunk: Any
     sequence: int
@@ -115,6 +146,8 @@ class StreamingChunkEvent(NodeEvent):
 @dataclass(frozen=True, kw_only=True)
 class StopRequestedEvent(BaseEvent):
     """Somebody asked the run to stop; no new node starts after this."""
+
+    kind: ClassVar[str] = "stop_requested"
 
 
 def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunkEvent]:

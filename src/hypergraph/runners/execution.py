@@ -148,6 +148,7 @@ class Execution:
         self.parent_span_id = parent_span_id
         self.span_id = new_id() if self.events else ""
         self.node_spans: dict[int, str] = {}
+        self.node_started: dict[int, float] = {}  # perf_counter() at each node's start
         self.error: BaseException | None = None
         self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.partial: dict[str, list[Any]] = {}
@@ -204,7 +205,7 @@ class Execution:
         if outputs_of is not None:  # the common case: one output, nothing to check
             outputs = {outputs_of: result}
             if self.events:
-                self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
+                self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs))
             # `_step(self.sched.finish, i, outputs)`, inlined: the call costs about 10% of
             # a node's whole overhead on this, the hottest path (measured side by side).
             try:
@@ -220,13 +221,13 @@ class Execution:
                     multi = node.multi_target
                     decision = targets if multi else (targets[0] if targets else END)
                     self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
-                    self.emit(NodeEndEvent(**self._node_fields(i)))
+                    self.emit(NodeEndEvent(**self._ended_fields(i)))
                 return self._step(self.sched.finish_gate, i, targets)
             outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
         except NodeOutputError as exc:
             return self.fail(i, exc)
         if self.events:
-            self.emit(NodeEndEvent(**self._node_fields(i), outputs=outputs))
+            self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs))
         return self._step(self.sched.finish, i, outputs)
 
     def fail(self, i: int, exc: BaseException) -> list[int]:
@@ -234,7 +235,7 @@ class Execution:
         if not isinstance(exc, HypergraphError):
             exc.add_note(f"(raised by node '{self._path(i)}')")
         if self.events:
-            self.emit(NodeErrorEvent(**self._node_fields(i), error=exc))
+            self.emit(NodeErrorEvent(**self._ended_fields(i), error=exc))
         if self.error is None:
             self.error = exc
         if self.raise_errors:
@@ -245,7 +246,7 @@ class Execution:
         """Node `i` was closed before it finished (stop or cancel): keep what it streamed."""
         self.keep_partial(i, chunks)
         if self.events:
-            self.emit(NodeEndEvent(**self._node_fields(i)))
+            self.emit(NodeEndEvent(**self._ended_fields(i)))
         return self._step(self.sched.fail, i)
 
     def _step(self, step: Callable[..., list[int]], *args: Any) -> list[int]:
@@ -328,6 +329,7 @@ class Execution:
 
     def node_start_event(self, i: int) -> NodeStartEvent:
         self.node_spans[i] = new_id()
+        self.node_started[i] = time.perf_counter()
         return NodeStartEvent(**self._node_fields(i))
 
     def chunk_maker(self, i: int) -> Callable[[Any, int], StreamingChunkEvent]:
@@ -343,6 +345,14 @@ class Execution:
             "parent_span_id": self.parent_span_id,
             "timestamp": time.time(),
         }
+
+    def _ended_fields(self, i: int) -> dict[str, Any]:
+        """The fields of node `i`'s end or error event, with how long it ran."""
+        started = self.node_started.get(i)
+        fields = self._node_fields(i)
+        if started is not None:
+            fields["duration_ms"] = (time.perf_counter() - started) * 1000
+        return fields
 
     def _node_fields(self, i: int) -> dict[str, Any]:
         return {
