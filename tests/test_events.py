@@ -489,7 +489,7 @@ def test_fast_chunk_events_equal_constructed_ones_and_are_frozen() -> None:
 
 
 def test_no_event_is_built_when_nobody_listens(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hypergraph.runners.execution as execution
+    import hypergraph.run.execution as execution
     from hypergraph import END, route
     from hypergraph.events import types
 

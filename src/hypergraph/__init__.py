@@ -36,7 +36,7 @@ from .nodes.context import NodeContext
 from .nodes.function import FunctionNode, node
 from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
 from .nodes.graph_node import GraphNode
-from .runners.result import MapResult, RunResult
+from .run.result import MapResult, RunResult
 from .runners.sync import SyncRunner
 
 if TYPE_CHECKING:

@@ -13,14 +13,14 @@ from typing import Any
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
-from .async_channel import AsyncChannel
+from ..streaming.async_channel import AsyncChannel
 from .async_drive import drive
-from .batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
-from .channel import DEFAULT_BUFFER_SIZE
-from .execution import Control, Execution, merge_inputs
-from .handle import RunHandle
-from .result import MapResult, RunResult
-from .tracking import RunRegistry
+from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
+from ..streaming.channel import DEFAULT_BUFFER_SIZE
+from ..run.execution import Control, Execution, merge_inputs
+from ..run.handle import RunHandle
+from ..run.result import MapResult, RunResult
+from ..run.tracking import RunRegistry
 
 
 class AsyncRunner:

@@ -19,10 +19,10 @@ from typing import Any
 
 from ..nodes.gate import GateNode
 from ..nodes.graph_node import GraphNode
-from . import nesting
-from .async_channel import AsyncChannel
-from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone
-from .execution import Control, Execution
+from ..run import nesting
+from ..streaming.async_channel import AsyncChannel
+from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone
+from ..run.execution import Control, Execution
 
 
 async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:

@@ -18,13 +18,13 @@ from ..events.dispatch import Dispatcher, dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
-from . import nesting
-from .batch import prepare_items
-from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
-from .execution import Control, Execution, merge_inputs
-from .handle import RunHandle
-from .result import MapResult, RunResult
-from .tracking import RunRegistry
+from ..run import nesting
+from ..run.batch import prepare_items
+from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
+from ..run.execution import Control, Execution, merge_inputs
+from ..run.handle import RunHandle
+from ..run.result import MapResult, RunResult
+from ..run.tracking import RunRegistry
 
 
 class SyncRunner:

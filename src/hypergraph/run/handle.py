@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .execution import Execution
 
 if TYPE_CHECKING:
-    from .async_channel import AsyncChannel
-    from .channel import ThreadChannel
+    from ..streaming.async_channel import AsyncChannel
+    from ..streaming.channel import ThreadChannel
 
 C = TypeVar("C", "AsyncChannel", "ThreadChannel")
 

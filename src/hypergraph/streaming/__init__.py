@@ -1,0 +1,1 @@
+"""Stream delivery: bounded channels from a run to its iter() consumer, and the handles."""
