@@ -13,14 +13,14 @@ from typing import Any
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
-from ..streaming.async_channel import AsyncChannel
-from .async_drive import drive
 from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
-from ..streaming.channel import DEFAULT_BUFFER_SIZE
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
+from ..streaming.async_channel import AsyncChannel
+from ..streaming.channel import DEFAULT_BUFFER_SIZE
+from .async_drive import drive
 
 
 class AsyncRunner:

@@ -20,9 +20,9 @@ from typing import Any
 from ..nodes.gate import GateNode
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
+from ..run.execution import Control, Execution
 from ..streaming.async_channel import AsyncChannel
 from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone
-from ..run.execution import Control, Execution
 
 
 async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:

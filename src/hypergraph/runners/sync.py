@@ -20,11 +20,11 @@ from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
 from ..run.batch import prepare_items
-from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
+from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
 
 
 class SyncRunner:
