@@ -354,6 +354,8 @@ def leave_at(sequence: int) -> OnEvent:
 
 
 def run_threads() -> set[threading.Thread]:
-    """Live threads that a run could have left behind: all of them except the event loop's
-    idle executor workers (they belong to the loop) and the stand-in LLM server's own."""
-    return {t for t in threading.enumerate() if not t.name.startswith(("asyncio", "llm-server"))}
+    """Live threads that a run could have left behind: all of them except idle pool workers
+    (the event loop's executor, hypergraph's node pool), the loop watchdog, and the stand-in
+    LLM server's own."""
+    idle = ("asyncio", "llm-server", "hypergraph-node", "hypergraph-watchdog")
+    return {t for t in threading.enumerate() if not t.name.startswith(idle)}

@@ -62,3 +62,8 @@ class IncompatibleRunnerError(HypergraphError, TypeError):
     def __init__(self, message: str, nodes: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.nodes: list[str] = list(nodes)
+
+
+class LoopBlockedWarning(RuntimeWarning):
+    """An `async def` node held the event loop (a blocking call inside it): every other
+    node, stream and consumer of the loop waited. Issued once per node."""

@@ -14,6 +14,7 @@ computes that once per (cycle, seed names) and caches it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import CodeType
 from typing import Any
 
 from ..nodes.base import HyperNode
@@ -150,6 +151,13 @@ class Plan:
             hasattr(n, "func") and not n.is_generator and c is None
             for n, c in zip(nodes, self.context_params, strict=True)
         ]
+        # The code of each `async def` node's function: how the loop watchdog recognises
+        # a node that holds the event loop.
+        self.async_codes: dict[CodeType, str] = {
+            code: n.name
+            for n in nodes
+            if n.is_async and (code := getattr(getattr(n, "func", None), "__code__", None))
+        }
         self._orders: dict[tuple[int, frozenset[str]], CycleOrder] = {}
         self.seeds = self._seed_names()
 

@@ -6,6 +6,7 @@ order, through a queue that one task drains, so awaiting them never holds up the
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -73,12 +74,24 @@ class Dispatcher:
         for p in self.sync:
             _quietly(p.shutdown if hasattr(p, "shutdown") else None, p)
 
-    async def ashutdown(self) -> None:
-        """Deliver what is queued to async processors, then shut every processor down."""
+    async def ashutdown(self, drain: bool = True) -> None:
+        """Deliver what is queued to async processors (unless `drain` is false: a
+        cancelled run does not wait for a slow processor), then shut every processor down."""
         self.shutdown()
-        if self._queue is not None and self._pump is not None:
-            self._queue.put_nowait(None)
-            await self._pump
+        queue, pump = self._queue, self._pump
+        if queue is not None and pump is not None:
+            if drain:
+                queue.put_nowait(None)
+                await pump
+            else:
+                dropped = queue.qsize()
+                pump.cancel()
+                import asyncio
+
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+                if dropped:
+                    _log_dropped(dropped)
         for p in self.async_:
             closer = getattr(p, "shutdown", None)
             if closer is not None:
@@ -86,6 +99,14 @@ class Dispatcher:
                     await closer()
                 except Exception:
                     _log_failure(p, "to shut down")
+
+
+def _log_dropped(count: int) -> None:
+    import logging
+
+    logging.getLogger("hypergraph.events").warning(
+        "the run was cancelled: %d queued events were not handed to async processors", count
+    )
 
 
 def _quietly(fn: Any, p: object) -> None:

@@ -9,6 +9,7 @@ from .._names import quoted, suggest
 from ..errors import InputValueError
 from ..graph.graph import Graph
 from ..nodes.graph_node import MAP_MODES, map_items
+from .execution import check_graph
 
 DEFAULT_MAP_ITER_CONCURRENCY = 64
 
@@ -23,6 +24,7 @@ def prepare_items(
 
     The items' names are checked against the graph here; run them with `checked=True`.
     """
+    check_graph(graph)
     over = [map_over] if isinstance(map_over, str) else list(map_over)
     if not over:
         raise InputValueError("map needs map_over: the input name(s) to map over.", names=[])

@@ -6,11 +6,16 @@ decision about *what* happens next lives here or in the scheduler.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from .._names import quoted
 from ..engine.scheduler import Scheduler
@@ -34,11 +39,8 @@ from ..nodes.base import HyperNode
 from ..nodes.context import NodeContext
 from ..nodes.gate import END, GateNode
 from ..nodes.graph_node import GraphNode
+from .options import RunOptions
 from .result import RunResult
-
-DEFAULT_MAX_ITERATIONS = 1000
-_ERROR_MODES = ("raise", "continue")
-
 
 _ID_PREFIX = os.urandom(4).hex()  # ids stay unique across processes
 _ids = itertools.count()
@@ -71,6 +73,15 @@ def merge_inputs(values: Mapping[str, Any] | None, inputs: dict[str, Any]) -> di
     return merged
 
 
+def check_graph(graph: object) -> None:
+    if not isinstance(graph, Graph):
+        raise InputValueError(
+            f"A runner runs a Graph, got {type(graph).__name__}.\n"
+            "How to fix: wrap the nodes first: runner.run(Graph([...]), values).",
+            names=[],
+        )
+
+
 class Control:
     """Signals shared by a run and the graphs nested in it."""
 
@@ -80,7 +91,8 @@ class Control:
         self.stop_requested = False  # finish what runs, start nothing new
         self.cancelled = False  # the caller left: unwind everything now
         self.halt = False  # either of the two: no new node starts (read once per node)
-        self.limiter: Any = None  # AsyncRunner: one semaphore capping leaf nodes run-wide
+        # AsyncRunner: one semaphore capping leaf nodes run-wide (max_concurrency)
+        self.limiter: asyncio.Semaphore | None = None
 
     def stop(self) -> None:
         self.stop_requested = self.halt = True
@@ -96,9 +108,8 @@ class Execution:
         self,
         graph: Graph,
         values: Mapping[str, Any],
+        options: RunOptions,
         *,
-        max_iterations: int | None,
-        error_handling: str,
         dispatcher: Dispatcher,
         deliver: Callable[[BaseEvent], None] | None = None,
         deliver_chunk: Callable[[BaseEvent], None] | None = None,
@@ -110,40 +121,26 @@ class Execution:
         """`deliver` hands an event to the iter() consumer without waiting (lifecycle
         events); `deliver_chunk`, if given, may wait for room (chunks from a producer that
         can wait). `checked=True`: the value names were already checked against the graph
-        (map items share their names, so they are checked once)."""
-        if not isinstance(graph, Graph):
-            raise InputValueError(
-                f"A runner runs a Graph, got {type(graph).__name__}.\n"
-                "How to fix: wrap the nodes first: runner.run(Graph([...]), values).",
-                names=[],
-            )
-        if error_handling not in _ERROR_MODES:
-            raise InputValueError(
-                f"error_handling={error_handling!r} is not one of {quoted(_ERROR_MODES)}.",
-                names=["error_handling"],
-            )
-        limit = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
-        if type(limit) is not int or limit < 1:
-            raise InputValueError(
-                f"max_iterations must be a positive int, got {max_iterations!r}.",
-                names=["max_iterations"],
-            )
+        (map items share their names, so they are checked once). The run's start event
+        goes out when a driver calls `start()`."""
+        check_graph(graph)
         self.graph = graph
-        self.plan = graph._plan
-        self.nodes = self.plan.nodes
-        plan = self.plan
+        self.options = options
+        plan = self.plan = graph._plan
+        self.nodes = plan.nodes
         self.context_params = plan.context_params
         self.single_output = plan.single_output
         self.plain = plan.plain
         start = {**graph.inputs.bound, **values} if checked else graph._start_values(values)
-        self.sched = Scheduler(plan, start, limit)
-        self.raise_errors = error_handling == "raise"
+        self.sched = Scheduler(plan, start, options.max_iterations)
+        self.inputs_for = self.sched.inputs_for  # the runners' fast path: one lookup less
+        self.raise_errors = options.raise_errors
         self.dispatcher = dispatcher
         self.deliver = deliver  # the iter() consumer, if any
         self.deliver_chunk = deliver_chunk or deliver
         self.events = bool(dispatcher) or deliver is not None
         self.control = control or Control()
-        self.run_id = new_id()
+        self.run_id = (not graph_path and options.run_id) or new_id()
         self.graph_path = graph_path
         self.parent_span_id = parent_span_id
         self.span_id = new_id() if self.events else ""
@@ -151,16 +148,46 @@ class Execution:
         self.node_started: dict[int, float] = {}  # perf_counter() at each node's start
         self.error: BaseException | None = None
         self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
+        self.ended = False  # the drive is over: the status is final
+        self.status = RunStatus.COMPLETED
         self.partial: dict[str, list[Any]] = {}
+        self.started_at = 0.0
+        self._loop: Any = None  # AsyncRunner: the run's event loop, and its thread
+        self._loop_thread = 0
+
+    def attach(
+        self,
+        deliver: Callable[[BaseEvent], None],
+        deliver_chunk: Callable[[BaseEvent], None] | None = None,
+    ) -> None:
+        """Give the run its iter() consumer (before it starts)."""
+        self.deliver = deliver
+        self.deliver_chunk = deliver_chunk or deliver
+        self.events = True
+        if not self.span_id:
+            self.span_id = new_id()
+
+    def start(self) -> list[int]:
+        """The run begins: its start event goes out; the nodes ready now."""
         self.started_at = time.perf_counter()
-        if self.events:  # now, so that nothing (a stop, say) can come before it
+        if self.events:
             self.emit(self.run_start_event())
+        return self.sched.start()
+
+    def end(self) -> None:
+        """The drive is over (however it ended): the status is final; the end event goes out."""
+        if self.ended:
+            return
+        self.status = self._status()
+        self.ended = True
+        if self.events:
+            self.emit(self.run_end_event())
 
     # -- calling a node -----------------------------------------------------------------
 
     def call_args(self, i: int, send: Callable[[Any], None]) -> dict[str, Any]:
         """Keyword arguments for node `i`'s function, with its NodeContext if it wants one."""
-        args = self.sched.inputs_for(i)
+        args = self.inputs_for(i)
         context_param = self.context_params[i]
         if context_param is not None:
             args[context_param] = NodeContext(self.nodes[i].name, send, self._is_stopping)
@@ -181,8 +208,7 @@ class Execution:
         child = Execution(
             node.graph,
             values,
-            max_iterations=self.sched.max_iterations,
-            error_handling="raise" if self.raise_errors else "continue",
+            self.options,
             dispatcher=self.dispatcher,
             deliver=self.deliver,
             deliver_chunk=self.deliver_chunk,
@@ -233,7 +259,9 @@ class Execution:
     def fail(self, i: int, exc: BaseException) -> list[int]:
         """Node `i` raised `exc`."""
         if not isinstance(exc, HypergraphError):
-            exc.add_note(f"(raised by node '{self._path(i)}')")
+            note = f"(raised by node '{self._path(i)}')"
+            if note not in getattr(exc, "__notes__", ()):  # one instance may be raised again
+                exc.add_note(note)
         if self.events:
             self.emit(NodeErrorEvent(**self._ended_fields(i), error=exc))
         if self.error is None:
@@ -269,8 +297,20 @@ class Execution:
         """`outer/inner/node`: where node `i` sits in the nesting."""
         return "/".join((*self.graph_path, self.nodes[i].name))
 
+    def on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The run is driven on `loop` (in this thread)."""
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
     def request_stop(self) -> None:
-        if self.control.stop_requested:
+        """Nothing new starts; streaming nodes close at their next chunk. A run that
+        already ended keeps its status. Safe from any thread: on an event loop's run, a
+        stop from another thread is handed to the loop (which it wakes)."""
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the run is over
+                self._loop.call_soon_threadsafe(self.request_stop)
+            return
+        if self.control.stop_requested or self.ended:
             return
         self.control.stop()
         if self.events:
@@ -282,16 +322,17 @@ class Execution:
             raise self.error
         return self.result()
 
-    def result(self) -> RunResult:
+    def _status(self) -> RunStatus:
         if self.error is not None:
-            status = RunStatus.FAILED
-        elif self.control.stop_requested or self.control.cancelled:
-            status = RunStatus.STOPPED
-        else:
-            status = RunStatus.COMPLETED
+            return RunStatus.FAILED
+        if self.control.stop_requested or self.control.cancelled:
+            return RunStatus.STOPPED
+        return RunStatus.COMPLETED
+
+    def result(self) -> RunResult:
         return RunResult(
             values=self.sched.output_values(self.graph.outputs),
-            status=status,
+            status=self.status if self.ended else self._status(),
             run_id=self.run_id,
             error=self.error,
             partial=self.partial,

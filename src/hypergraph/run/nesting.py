@@ -21,6 +21,11 @@ def children(ex: Execution, i: int, args: dict[str, Any]) -> list[Execution]:
     return [ex.nested(i, item, f"{node.name}[{k}]") for k, item in enumerate(items)]
 
 
+def no_chunks(chunk: Any) -> None:
+    """The `send` of a graph node: it streams through its inner nodes, never itself."""
+    raise AssertionError("a graph node streams through its inner nodes")
+
+
 def outputs(node: GraphNode, runs: Sequence[Execution]) -> dict[str, Any]:
     """The graph node's outputs; raises the first failed inner run's error unless mapping
     with error_handling="continue", where a failed item gives None in each output list."""

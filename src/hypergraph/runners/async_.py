@@ -16,21 +16,26 @@ from ..graph.graph import Graph
 from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
+from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.async_channel import AsyncChannel
-from ..streaming.channel import DEFAULT_BUFFER_SIZE
 from .async_drive import drive
 
 
 class AsyncRunner:
     """Run a graph on an asyncio event loop.
 
-    >>> result = await AsyncRunner().run(graph, {"x": 5})
-    >>> async with AsyncRunner().iter(graph, {"x": 5}) as run:
-    ...     async for event in run:
-    ...         print(event)
-    ...     result = await run.result()
+    >>> import asyncio
+    >>> from hypergraph import Graph, node
+    >>> @node(output_name="doubled")
+    ... async def double(x: int) -> int:
+    ...     return 2 * x
+    >>> asyncio.run(AsyncRunner().run(Graph([double]), x=5))["doubled"]
+    10
+
+    Streaming: `async with AsyncRunner().iter(graph, values) as run:`, then
+    `async for event in run: ...` and `result = await run.result()`.
     """
 
     def __init__(self) -> None:
@@ -42,25 +47,26 @@ class AsyncRunner:
         values: Mapping[str, Any] | None = None,
         *,
         max_iterations: int | None = None,
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
         max_concurrency: int | None = None,
+        run_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
-        _check_concurrency(max_concurrency)
-        ex = Execution(
-            graph,
-            merge_inputs(values, inputs),
+        options = RunOptions.build(
             max_iterations=max_iterations,
             error_handling=error_handling,
-            dispatcher=dispatcher_for(event_processors),
+            event_processors=event_processors,
+            max_concurrency=max_concurrency,
+            run_id=run_id,
         )
+        ex = _execution(graph, values, inputs, options)
         with self._runs.track(ex):
             try:
-                await drive(ex, max_concurrency, None)
+                await drive(ex, None)
             finally:
-                await ex.dispatcher.ashutdown()
+                await ex.dispatcher.ashutdown(drain=not ex.control.cancelled)
         return ex.outcome()
 
     def iter(
@@ -69,27 +75,25 @@ class AsyncRunner:
         values: Mapping[str, Any] | None = None,
         *,
         max_iterations: int | None = None,
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
         max_concurrency: int | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        overflow: str = "wait",
+        overflow: Overflow = "wait",
+        run_id: str | None = None,
         **inputs: Any,
     ) -> AsyncRun:
         """Run `graph` and stream its events: `async with runner.iter(g, v) as run: ...`."""
-        _check_concurrency(max_concurrency)
-
-        def start(channel: AsyncChannel) -> Execution:
-            return Execution(
-                graph,
-                merge_inputs(values, inputs),
-                max_iterations=max_iterations,
-                error_handling=error_handling,
-                dispatcher=dispatcher_for(event_processors),
-                deliver=channel.offer,
-            )
-
-        return AsyncRun(self._runs, start, max_concurrency, buffer_size, overflow)
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            max_concurrency=max_concurrency,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            run_id=run_id,
+        )
+        return AsyncRun(self._runs, _execution(graph, values, inputs, options))
 
     async def map(
         self,
@@ -98,7 +102,7 @@ class AsyncRunner:
         *,
         map_over: str | Iterable[str],
         map_mode: str = "zip",
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         max_concurrency: int | None = None,
@@ -110,18 +114,22 @@ class AsyncRunner:
         With error_handling="raise", the error of the first failing item *by index* is
         raised once all items ended, so the outcome does not depend on timing.
         """
-        _check_concurrency(max_concurrency)
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            max_concurrency=max_concurrency,
+        )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
         runs = self._map_runs(
-            graph, items, error_handling, max_iterations, event_processors, max_concurrency,
-            in_flight=max_concurrency or len(items), raising=False,
-        )  # fmt: skip
+            graph, items, options, in_flight=max_concurrency or len(items), raising=False
+        )
         async with contextlib.aclosing(runs):
             async for k, result in runs:
                 results[k] = result
         failed = next((r for r in results if r.error is not None), None)
-        if failed is not None and error_handling == "raise":
+        if failed is not None and options.raise_errors:
             raise failed.error  # type: ignore[misc]
         return MapResult(results)
 
@@ -132,7 +140,7 @@ class AsyncRunner:
         *,
         map_over: str | Iterable[str],
         map_mode: str = "zip",
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         max_concurrency: int | None = None,
@@ -144,43 +152,40 @@ class AsyncRunner:
         finished one. Leaving the loop early (best inside `contextlib.aclosing`) cancels
         the items in flight.
         """
-        _check_concurrency(max_concurrency)
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            max_concurrency=max_concurrency,
+        )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
-        return self._map_runs(
-            graph, items, error_handling, max_iterations, event_processors, max_concurrency,
-            in_flight=max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY, raising=True,
-        )  # fmt: skip
+        in_flight = max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY
+        return self._map_runs(graph, items, options, in_flight=in_flight, raising=True)
 
     async def _map_runs(
         self,
         graph: Graph,
         items: list[dict[str, Any]],
-        error_handling: str,
-        max_iterations: int | None,
-        event_processors: Iterable[object] | None,
-        max_concurrency: int | None,
+        options: RunOptions,
         in_flight: int,
         raising: bool,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
-        dispatcher = dispatcher_for(event_processors)
+        dispatcher = dispatcher_for(options.event_processors)
         control = Control()
-        if max_concurrency:
-            control.limiter = asyncio.Semaphore(max_concurrency)
+        if options.max_concurrency:
+            control.limiter = asyncio.Semaphore(options.max_concurrency)
         todo = iter(enumerate(items))
         running: dict[asyncio.Task[None], tuple[int, Execution]] = {}
         loop = asyncio.get_running_loop()
         try:
             while True:
-                while len(running) < in_flight and (nxt := next(todo, None)) is not None:
+                while len(running) < in_flight and not control.halt:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
                     k, item = nxt
                     ex = Execution(
-                        graph,
-                        item,
-                        max_iterations=max_iterations,
-                        error_handling=error_handling,
-                        dispatcher=dispatcher,
-                        control=control,
-                        checked=True,
+                        graph, item, options, dispatcher=dispatcher, control=control, checked=True
                     )
                     running[loop.create_task(self._tracked(ex))] = (k, ex)
                 if not running:
@@ -191,73 +196,76 @@ class AsyncRunner:
                     task.result()
                     yield k, ex.outcome() if raising else ex.result()
         finally:
-            control.cancelled = True
+            left_early = bool(running)
+            control.cancelled = True  # items still in flight unwind
             for task in running:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
-            await dispatcher.ashutdown()
+            await dispatcher.ashutdown(drain=not left_early)
 
     async def _tracked(self, ex: Execution) -> None:
         with self._runs.track(ex):
-            await drive(ex, None, None)
+            await drive(ex, None)
 
     def stop(self, run_id: str) -> None:
-        """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
+        """Ask the run `run_id` to stop: nothing new starts; streaming nodes close.
+        Safe to call from any thread."""
         self._runs.stop(run_id)
 
 
 class AsyncRun(RunHandle[AsyncChannel]):
     """An async run whose events are read as they happen. Leave the `async with` to cancel it."""
 
-    def __init__(
-        self,
-        registry: RunRegistry,
-        start: Any,
-        max_concurrency: int | None,
-        buffer_size: int,
-        overflow: str,
-    ) -> None:
+    _form = "async with runner.iter(graph, values) as run:\n        async for event in run: ..."
+
+    def __init__(self, registry: RunRegistry, ex: Execution) -> None:
         self._registry = registry
-        self._start = start
-        self._cap = max_concurrency
-        self._size = buffer_size
-        self._overflow = overflow
+        self.ex = ex
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AsyncRun:
-        self.channel = AsyncChannel(self._size, self._overflow)
-        self.ex: Execution = self._start(self.channel)
+        self._enter()
+        options = self.ex.options
+        self.channel = AsyncChannel(options.buffer_size, options.overflow)
+        self.ex.attach(self.channel.offer)
         self._task = asyncio.get_running_loop().create_task(self._main())
         return self
 
     async def _main(self) -> None:
         with self._registry.track(self.ex):
             try:
-                await drive(self.ex, self._cap, self.channel)
+                await drive(self.ex, self.channel)
             finally:
-                await self.ex.dispatcher.ashutdown()
+                await self.ex.dispatcher.ashutdown(drain=not self.ex.control.cancelled)
                 self.channel.finish()
 
     def __aiter__(self) -> AsyncIterator[BaseEvent]:
+        self._check_open("iterate over it")
         return self
 
     async def __anext__(self) -> BaseEvent:
         event = self.channel.take() or await self.channel.get()
         if event is None:
+            assert self._task is not None
+            await asyncio.shield(self._task)  # a node's BaseException reaches the consumer
             raise StopAsyncIteration
         return event
 
     async def result(self) -> RunResult:
         """Wait for the run to end (events not read yet are skipped) and return its result."""
-        assert self._task is not None, "use `async with runner.iter(...) as run`"
+        self._check_open("ask for its result")
+        assert self._task is not None
         self.channel.discard()
         await asyncio.shield(self._task)
         return self.ex.outcome()
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._exit()
         task = self._task
         if task is None or task.done():
+            if task is not None and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
             return
         # The consumer left early: cancel the run and wait until nothing of it is running.
         self.ex.control.cancel()
@@ -267,11 +275,8 @@ class AsyncRun(RunHandle[AsyncChannel]):
             await task
 
 
-def _check_concurrency(max_concurrency: int | None) -> None:
-    if max_concurrency is not None and (type(max_concurrency) is not int or max_concurrency < 1):
-        from ..errors import InputValueError
-
-        raise InputValueError(
-            f"max_concurrency must be a positive int or None, got {max_concurrency!r}.",
-            names=["max_concurrency"],
-        )
+def _execution(
+    graph: Graph, values: Mapping[str, Any] | None, inputs: dict[str, Any], options: RunOptions
+) -> Execution:
+    dispatcher = dispatcher_for(options.event_processors)
+    return Execution(graph, merge_inputs(values, inputs), options, dispatcher=dispatcher)

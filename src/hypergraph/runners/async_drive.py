@@ -3,37 +3,43 @@
 Each node runs in its own task; when it finishes, that same task records the outcome
 and carries on with one node it made ready (the others get tasks of their own), so an
 independent fast branch never waits for a slow sibling. `async def` nodes are awaited
-on the loop; plain `def` nodes run in worker threads so they cannot block it (gates
-excepted: they only decide, quickly). Streaming nodes feed the run's channel, waiting
-for room where they can.
+on the loop; plain `def` nodes run in worker threads (`threads.py`) so they cannot
+block it (gates excepted: they only decide, quickly). Streaming nodes feed the run's
+channel, waiting for room where they can.
+
+A node that raises a BaseException that is not an Exception (KeyboardInterrupt, a
+test framework's skip, a CancelledError of its own) aborts the whole run: everything in
+flight is cancelled and awaited, then the exception reaches the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import Callable
-from concurrent.futures import CancelledError as FutureCancelled
 from typing import Any
 
 from ..nodes.gate import GateNode
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
-from ..run.execution import Control, Execution
-from ..streaming.async_channel import AsyncChannel
-from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone
+from ..run.call import NodeCall, drain
+from ..run.execution import Execution
+from ..streaming.async_channel import AsyncChannel, ThreadFeed
+from ..streaming.channel import ConsumerGone
+from . import watchdog
+from .threads import in_thread
 
 
-async def drive(ex: Execution, max_concurrency: int | None, channel: AsyncChannel | None) -> None:
-    """Run `ex` to the end on the current loop; its start event went out when it was made."""
-    if max_concurrency and ex.control.limiter is None:
-        ex.control.limiter = asyncio.Semaphore(max_concurrency)
+async def drive(ex: Execution, channel: AsyncChannel | None) -> None:
+    """Run `ex` to the end on the current loop."""
+    cap = ex.options.max_concurrency
+    if cap and ex.control.limiter is None:
+        ex.control.limiter = asyncio.Semaphore(cap)
+    watchdog.watch(ex)
     try:
         await _Drive(ex, channel).run()
     finally:
-        if ex.events:
-            ex.emit(ex.run_end_event())
+        watchdog.unwatch(ex)
+        ex.end()
 
 
 class _Drive:
@@ -45,9 +51,13 @@ class _Drive:
         self.tasks: set[asyncio.Task[None]] = set()
         self.loop = asyncio.get_running_loop()
         self.done = self.loop.create_future()
+        self.closing = False  # cancelling what is in flight: streaming nodes stop at once
+        self.aborted: BaseException | None = None
 
     async def run(self) -> None:
-        self.launch(self.ex.sched.start())
+        ex = self.ex
+        ex.on_loop(self.loop)  # a stop from another thread is handed to this loop
+        self.launch(ex.start())
         self.check_done()
         try:
             await self.done
@@ -55,16 +65,26 @@ class _Drive:
             # Our caller left: the whole run tree unwinds. A nested run is cancelled by its
             # parent instead, which either did this already or is failing on its own; it
             # must not cancel the control it shares (with other map items, say).
-            if not self.ex.graph_path:
-                self.ex.control.cancel()
+            if not ex.graph_path:
+                ex.control.cancel()
             raise
         finally:
             # A failure, or our caller left: cancel what is in flight and wait for it, so
-            # nothing of this run keeps running after it returns.
+            # nothing of this run keeps running after it returns, even if we are
+            # cancelled again while we wait.
+            self.closing = True
             for t in self.tasks:
                 t.cancel()
+            again = False
             while self.tasks:
-                await asyncio.gather(*self.tasks, return_exceptions=True)
+                try:
+                    await asyncio.wait(set(self.tasks))
+                except asyncio.CancelledError:
+                    again = True
+            if again:
+                raise asyncio.CancelledError()
+        if self.aborted is not None:
+            raise self.aborted
 
     def launch(self, ready: list[int]) -> None:
         if not self.ex.halted:
@@ -73,7 +93,8 @@ class _Drive:
 
     def check_done(self) -> None:
         ex = self.ex
-        if (not self.tasks or (ex.failed and ex.raise_errors)) and not self.done.done():
+        finished = not self.tasks or (ex.failed and ex.raise_errors) or self.aborted
+        if finished and not self.done.done():
             self.done.set_result(None)
 
     async def node(self, i: int) -> None:
@@ -88,10 +109,21 @@ class _Drive:
                 ready.sort()
                 i = ready[0]
                 self.launch(ready[1:])
+        except asyncio.CancelledError:
+            if task is None or task.cancelling():
+                raise  # our own cancellation
+            self.abort(asyncio.CancelledError())  # the node raised it itself
+        except BaseException as exc:
+            self.abort(exc)
         finally:
             if task is not None:
                 self.tasks.discard(task)
         self.check_done()
+
+    def abort(self, exc: BaseException) -> None:
+        if self.aborted is None:
+            self.aborted = exc
+        self.ex.failed = True
 
     async def one(self, i: int) -> list[int]:
         ex = self.ex
@@ -104,25 +136,23 @@ class _Drive:
             return [] if ex.halted else await self.execute(i)
 
     async def graph_node(self, i: int) -> list[int]:
-        ex = self.ex
-        node = ex.nodes[i]
+        call = NodeCall(self.ex, i)
+        node = call.node
         assert isinstance(node, GraphNode)
-        args = ex.call_args(i, _no_chunks)
-        if ex.events:
-            ex.emit(ex.node_start_event(i))
         try:
-            runs = nesting.children(ex, i, args)
-            await asyncio.gather(*(drive(run, None, self.channel) for run in runs))
-            return ex.finish(i, nesting.outputs(node, runs))
+            runs = nesting.children(self.ex, i, call.args(nesting.no_chunks))
+            await asyncio.gather(*(drive(run, self.channel) for run in runs))
+            return call.finish(nesting.outputs(node, runs))
         except Exception as exc:
-            return ex.fail(i, exc)
+            return call.fail(exc)
 
     async def execute(self, i: int) -> list[int]:
         ex = self.ex
         if not ex.plain[i]:
-            return await self.execute_streaming(i)
+            return await self.execute_call(NodeCall(ex, i))
+        # The fast path: a plain function, nothing streamed.
         node = ex.nodes[i]
-        args = ex.sched.inputs_for(i)
+        args = ex.inputs_for(i)
         if ex.events:
             ex.emit(ex.node_start_event(i))
         func = node.func  # type: ignore[attr-defined]
@@ -132,156 +162,113 @@ class _Drive:
             elif isinstance(node, GateNode):
                 result = func(**args)
             else:
-                result = await self.in_thread(None, func, **args)
+                result = await in_thread(lambda: func(**args))
         except Exception as exc:
             return ex.fail(i, exc)
         return ex.finish(i, result)
 
-    async def execute_streaming(self, i: int) -> list[int]:
-        ex = self.ex
-        node = ex.nodes[i]
-        chunks: list[Any] = []
-        channel = self.channel
-        loop = self.loop
-        control = ex.control
-        # Chunk events share this execution's fields; the node's span must exist first.
-        if ex.events:
-            ex.emit(ex.node_start_event(i))
-        make = ex.chunk_maker(i) if ex.events else None
-        processors = ex.dispatcher.emit if ex.dispatcher else None
-
-        async def publish(chunk: Any) -> None:
-            """A chunk from a producer that can wait: backpressure through the channel."""
-            if make is not None:
-                event = make(chunk, len(chunks))
-                if processors is not None:
-                    processors(event)
-                if channel is not None:
-                    await channel.put(event)
-            chunks.append(chunk)
-
-        def record(chunk: Any) -> None:
-            """On the loop: deliver a chunk that needs no waiting, and keep it."""
-            if make is not None:
-                ex.emit(make(chunk, len(chunks)))
-            chunks.append(chunk)
-
-        def offer(chunk: Any) -> None:
-            """A chunk from `ctx.stream` on the loop: it cannot wait, so it is always taken."""
-            if control.cancelled:
-                raise ConsumerGone()
-            record(chunk)
-
-        handoff: list[Any] = [None]  # the chunk a worker thread waits to hand to the loop
-        abandoned = threading.Event()  # this node was cancelled: its thread must unwind
-        # Chunks handed over without waiting: `sent` is written by the thread only,
-        # `taken` by the loop only, so their difference is what is still in flight.
-        sent = taken = 0
-        bound = channel.buf.size if channel is not None else DEFAULT_BUFFER_SIZE
-        never_wait = channel is not None and channel.buf.dropping
-
-        def take(chunk: Any) -> None:
-            """On the loop: a chunk the thread handed over without waiting (room was free)."""
-            nonlocal taken
-            taken += 1
-            record(chunk)
-
-        def from_thread(chunk: Any) -> None:
-            """A chunk from a worker thread: handed over at once while the buffer has
-            room, else the thread waits until the loop has taken it (backpressure)."""
-            nonlocal sent
-            if control.cancelled or abandoned.is_set():
-                raise ConsumerGone()
-            buffered = len(channel.buf.items) if channel is not None else 0
-            if never_wait or sent - taken + buffered < bound:
-                sent += 1
-                loop.call_soon_threadsafe(take, chunk)  # FIFO: chunk order is kept
-                return
-            handoff[0] = future = asyncio.run_coroutine_threadsafe(publish(chunk), loop)
-            try:
-                future.result()
-            except FutureCancelled:
-                raise ConsumerGone() from None
-
-        def unwind() -> None:
-            abandoned.set()
-            if handoff[0] is not None:
-                handoff[0].cancel()
-
-        on_loop = node.is_async or isinstance(node, GateNode)
-        args = ex.call_args(i, offer if on_loop else from_thread)
+    async def execute_call(self, call: NodeCall) -> list[int]:
+        """A node that streams or takes a NodeContext: its one execution, to its outcome."""
+        node = call.node
         func = node.func  # type: ignore[attr-defined]
         try:
-            if node.is_async and node.is_generator:
-                agen = func(**args)
-                try:
-                    async for item in agen:
-                        # publish(item), inlined: this loop runs once per token
-                        if make is not None:
-                            event = make(item, len(chunks))
-                            if processors is not None:
-                                processors(event)
-                            if channel is not None and not channel.try_put(event):
-                                await channel.put(event)
-                        chunks.append(item)
-                        if control.stop_requested:
-                            return ex.stopped(i, chunks)
-                finally:
-                    await agen.aclose()
-                result: Any = chunks
-            elif node.is_async:
-                result = await func(**args)
-            elif on_loop:
-                result = func(**args)
-            elif node.is_generator:
-                if await self.in_thread(unwind, _drain, func, args, from_thread, control):
-                    return ex.stopped(i, chunks)
-                result = chunks
+            if node.is_async or isinstance(node, GateNode):
+                args = call.args(self.send_on_loop(call))
+                if node.is_generator:
+                    if await self.drain_async(call, func(**args)):
+                        return call.stopped()
+                    result: Any = call.chunks
+                elif node.is_async:
+                    result = await func(**args)
+                else:
+                    result = func(**args)
             else:
-                result = await self.in_thread(unwind, func, **args)
+                feed = self.feed()
+                send = self.send_from_thread(call, feed)
+                args = call.args(send)
+                control = self.ex.control
+                if node.is_generator:
+                    if await in_thread(
+                        lambda: drain(func(**args), send, control),
+                        own_thread=True,
+                        unwind=feed.abandon,
+                    ):
+                        return call.stopped()
+                    result = call.chunks
+                else:
+                    result = await in_thread(
+                        lambda: func(**args), own_thread=True, unwind=feed.abandon
+                    )
         except Exception as exc:
-            if chunks:
-                ex.keep_partial(i, chunks)
-            return ex.fail(i, exc)
+            return call.fail(exc)
         except ConsumerGone:  # the consumer left while this node was streaming
-            return ex.stopped(i, chunks)
+            return call.stopped()
         except asyncio.CancelledError:
-            if chunks:
-                ex.keep_partial(i, chunks)
+            if call.chunks:
+                self.ex.keep_partial(call.i, call.chunks)
             raise
-        return ex.finish(i, result)
+        return call.finish(result)
 
-    async def in_thread(
-        self, unwind: Callable[[], None] | None, func: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        """Run `func` in a worker thread; if we are cancelled, wait for the thread to end.
-
-        A thread cannot be killed: `unwind` tells a streaming one to stop (its next
-        chunk raises ConsumerGone); either way we wait, so nothing of the run outlives it.
-        """
-        future = self.loop.run_in_executor(None, lambda: func(*args, **kwargs))
+    async def drain_async(self, call: NodeCall, agen: Any) -> bool:
+        """The one loop over an async generator node; True if a stop (or the run's
+        cancellation, even one the generator swallowed) closed it."""
+        ex = self.ex
+        control = ex.control
+        channel = self.channel
+        processors = ex.dispatcher.emit if ex.dispatcher else None
+        record = call.record
         try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if unwind is not None:
-                unwind()
-            with contextlib.suppress(BaseException):
-                await future
-            raise
+            async for item in agen:
+                event = record(item)
+                if event is not None:
+                    if processors is not None:
+                        processors(event)
+                    if channel is not None and not channel.try_put(event):
+                        await channel.put(event)
+                if control.stop_requested or self.closing:
+                    return True
+        finally:
+            await agen.aclose()
+        return False
 
+    def send_on_loop(self, call: NodeCall) -> Any:
+        """`ctx.stream` of a node on the loop: it cannot wait, so the chunk is always
+        taken. Called from a helper thread of that node, it goes through a ThreadFeed,
+        which wakes the loop (and may wait: a helper thread can)."""
+        ex = self.ex
+        control = ex.control
+        loop_thread = threading.get_ident()
+        feed: ThreadFeed | None = None
 
-def _no_chunks(chunk: Any) -> None:
-    raise AssertionError("a graph node streams through its inner nodes")
+        def send(chunk: Any) -> None:
+            nonlocal feed
+            if threading.get_ident() != loop_thread:
+                if feed is None:
+                    feed = self.feed()
+                self.send_from_thread(call, feed)(chunk)
+                return
+            if control.cancelled:
+                raise ConsumerGone()
+            event = call.record(chunk)
+            if event is not None:
+                ex.emit(event)
 
+        return send
 
-def _drain(func: Any, args: dict[str, Any], send: Any, control: Control) -> bool:
-    """Run a sync generator node in a worker thread; True if it was closed by a stop."""
-    gen = func(**args)
-    try:
-        for item in gen:
-            send(item)
-            if control.stop_requested:
-                return True
-    finally:
-        gen.close()
-    return False
+    def send_from_thread(self, call: NodeCall, feed: ThreadFeed) -> Any:
+        control = self.ex.control
+
+        def send(chunk: Any) -> None:
+            if control.cancelled:
+                raise ConsumerGone()
+            event = call.record(chunk)
+            if event is not None:
+                feed.put(event)
+            elif feed.abandoned.is_set():
+                raise ConsumerGone()
+
+        return send
+
+    def feed(self) -> ThreadFeed:
+        ex = self.ex
+        return ThreadFeed(self.loop, ex.emit, self.channel, ex.dispatcher.emit)

@@ -7,6 +7,7 @@ caller can read events while nodes stream (even a plain `def` node calling
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,21 +21,30 @@ from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
 from ..run.batch import prepare_items
+from ..run.call import NodeCall, drain
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
+from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
-from ..streaming.channel import DEFAULT_BUFFER_SIZE, ConsumerGone, ThreadChannel
+from ..streaming.channel import ConsumerGone, ThreadChannel
 
 
 class SyncRunner:
     """Run a graph synchronously.
 
-    >>> result = SyncRunner().run(graph, {"x": 5})
-    >>> with SyncRunner().iter(graph, {"x": 5}) as run:
-    ...     for event in run:
-    ...         print(event)
+    >>> from hypergraph import Graph, node
+    >>> @node(output_name="doubled")
+    ... def double(x: int) -> int:
+    ...     return 2 * x
+    >>> graph = Graph([double])
+    >>> SyncRunner().run(graph, x=5)["doubled"]
+    10
+    >>> with SyncRunner().iter(graph, x=5) as run:
+    ...     kinds = [event.kind for event in run]
     ...     result = run.result()
+    >>> kinds
+    ['run_start', 'node_start', 'node_end', 'run_end']
     """
 
     def __init__(self) -> None:
@@ -46,14 +56,19 @@ class SyncRunner:
         values: Mapping[str, Any] | None = None,
         *,
         max_iterations: int | None = None,
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
+        run_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
-        ex = self._execution(
-            graph, values, inputs, max_iterations, error_handling, event_processors
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            run_id=run_id,
         )
+        ex = self._execution(graph, values, inputs, options)
         with self._runs.track(ex):
             try:
                 drive(ex)
@@ -67,17 +82,27 @@ class SyncRunner:
         values: Mapping[str, Any] | None = None,
         *,
         max_iterations: int | None = None,
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        overflow: str = "wait",
+        overflow: Overflow = "wait",
+        run_id: str | None = None,
         **inputs: Any,
     ) -> SyncRun:
         """Run `graph` and stream its events: `with runner.iter(g, v) as run: for e in run: ...`."""
-        channel = ThreadChannel(buffer_size, overflow)
-        ex = self._execution(
-            graph, values, inputs, max_iterations, error_handling, event_processors, channel
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            run_id=run_id,
         )
+        channel = ThreadChannel(options.buffer_size, options.overflow)
+        ex = self._execution(graph, values, inputs, options)
+        # Lifecycle events never wait (a stop from the consumer's own thread must not
+        # block on a full buffer); chunks wait for room, which bounds memory.
+        ex.attach(channel.offer, channel.put)
         return SyncRun(self._runs, ex, channel)
 
     def map(
@@ -87,14 +112,18 @@ class SyncRunner:
         *,
         map_over: str | Iterable[str],
         map_mode: str = "zip",
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists; values not mapped are shared.
 
-        >>> SyncRunner().map(graph, {"x": [1, 2, 3]}, map_over="x")["doubled"]
+        >>> from hypergraph import Graph, node
+        >>> @node(output_name="doubled")
+        ... def double(x: int) -> int:
+        ...     return 2 * x
+        >>> SyncRunner().map(Graph([double]), {"x": [1, 2, 3]}, map_over="x")["doubled"]
         [2, 4, 6]
         """
         items = self.map_iter(
@@ -116,28 +145,29 @@ class SyncRunner:
         *,
         map_over: str | Iterable[str],
         map_mode: str = "zip",
-        error_handling: str = "raise",
+        error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         **inputs: Any,
     ) -> Iterator[tuple[int, RunResult]]:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
+        options = RunOptions.build(
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+        )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
-        dispatcher = dispatcher_for(event_processors)
+        dispatcher = dispatcher_for(options.event_processors)
         _refuse_async(graph, dispatcher)
         control = Control()
 
         def results() -> Iterator[tuple[int, RunResult]]:
             try:
                 for k, item in enumerate(items):
+                    if control.halt:
+                        break  # a stopped map starts no new item
                     ex = Execution(
-                        graph,
-                        item,
-                        max_iterations=max_iterations,
-                        error_handling=error_handling,
-                        dispatcher=dispatcher,
-                        control=control,
-                        checked=True,
+                        graph, item, options, dispatcher=dispatcher, control=control, checked=True
                     )
                     with self._runs.track(ex):
                         drive(ex)
@@ -156,36 +186,31 @@ class SyncRunner:
         graph: Graph,
         values: Mapping[str, Any] | None,
         inputs: dict[str, Any],
-        max_iterations: int | None,
-        error_handling: str,
-        event_processors: Iterable[object] | None,
-        channel: ThreadChannel | None = None,
+        options: RunOptions,
     ) -> Execution:
-        dispatcher = dispatcher_for(event_processors)
+        dispatcher = dispatcher_for(options.event_processors)
         _refuse_async(graph, dispatcher)
-        return Execution(
-            graph,
-            merge_inputs(values, inputs),
-            max_iterations=max_iterations,
-            error_handling=error_handling,
-            dispatcher=dispatcher,
-            # Lifecycle events never wait (a stop from the consumer's own thread must not
-            # block on a full buffer); chunks wait for room, which bounds memory.
-            deliver=None if channel is None else channel.offer,
-            deliver_chunk=None if channel is None else channel.put,
-        )
+        return Execution(graph, merge_inputs(values, inputs), options, dispatcher=dispatcher)
 
 
 class SyncRun(RunHandle[ThreadChannel]):
     """A sync run whose events are read as they happen. Leave the `with` to cancel it."""
 
+    _form = "with runner.iter(graph, values) as run:\n    for event in run: ..."
+
     def __init__(self, registry: RunRegistry, ex: Execution, channel: ThreadChannel) -> None:
         self._registry = registry
         self.ex = ex
         self.channel = channel
-        self._thread = threading.Thread(target=self._main, name="hypergraph-run", daemon=True)
+        self._aborted: BaseException | None = None  # a KeyboardInterrupt in a node, say
+        # The caller's context variables reach the nodes, as they do in SyncRunner.run.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._main,), name="hypergraph-run", daemon=True
+        )
 
     def __enter__(self) -> SyncRun:
+        self._enter()
         self._thread.start()
         return self
 
@@ -195,21 +220,32 @@ class SyncRun(RunHandle[ThreadChannel]):
                 drive(self.ex)
             except ConsumerGone:
                 self.ex.control.cancel()
+            except BaseException as exc:  # re-raised in the consumer's thread
+                self._aborted = exc
             finally:
                 self.ex.dispatcher.shutdown()
                 self.channel.finish()
 
     def __iter__(self) -> Iterator[BaseEvent]:
+        self._check_open("iterate over it")
         while (event := self.channel.get()) is not None:
             yield event
+        self._reraise()
 
     def result(self) -> RunResult:
         """Wait for the run to end (events not read yet are skipped) and return its result."""
+        self._check_open("ask for its result")
         self.channel.discard()
         self._thread.join()
+        self._reraise()
         return self.ex.outcome()
 
+    def _reraise(self) -> None:
+        if self._aborted is not None:
+            raise self._aborted
+
     def __exit__(self, *exc_info: object) -> None:
+        self._exit()
         if self._thread.is_alive():
             # The consumer left early: the run's next event or chunk raises ConsumerGone
             # in its thread, which unwinds the node; we wait until it has.
@@ -219,26 +255,26 @@ class SyncRun(RunHandle[ThreadChannel]):
 
 
 def drive(ex: Execution) -> None:
-    """Run `ex` to the end in this thread; its start event went out when it was made."""
+    """Run `ex` to the end in this thread."""
     try:
-        ready = ex.sched.start()
+        ready = ex.start()
         heapq.heapify(ready)
         control = ex.control
         while ready and not (ex.failed or control.halt):
             for r in _execute(ex, heapq.heappop(ready)):
                 heapq.heappush(ready, r)
     finally:
-        if ex.events:
-            try:
-                ex.emit(ex.run_end_event())
-            except ConsumerGone:  # the consumer left already: nobody reads the end
-                ex.control.cancel()
+        try:
+            ex.end()
+        except ConsumerGone:  # the consumer left already: nobody reads the end
+            ex.control.cancel()
 
 
 def _execute(ex: Execution, i: int) -> list[int]:
+    """Execute node `i`; the nodes it made ready."""
     node = ex.nodes[i]
-    if ex.plain[i]:
-        args = ex.sched.inputs_for(i)
+    if ex.plain[i]:  # the fast path: a plain function, nothing streamed
+        args = ex.inputs_for(i)
         if ex.events:
             ex.emit(ex.node_start_event(i))
         try:
@@ -246,48 +282,44 @@ def _execute(ex: Execution, i: int) -> list[int]:
         except Exception as exc:
             return ex.fail(i, exc)
         return ex.finish(i, result)
-    chunks: list[Any] = []
+    call = NodeCall(ex, i)
+    if isinstance(node, GraphNode):
+        return _graph_node(call)
     control = ex.control
-    if ex.events:
-        ex.emit(ex.node_start_event(i))
-    make = ex.chunk_maker(i) if ex.events else None
 
     def send(chunk: Any) -> None:
         if control.cancelled:
             raise ConsumerGone()
-        if make is not None:
-            ex.emit_chunk(make(chunk, len(chunks)))
-        chunks.append(chunk)
+        event = call.record(chunk)
+        if event is not None:
+            ex.emit_chunk(event)
 
-    args = ex.call_args(i, send)
     try:
-        if isinstance(node, GraphNode):
-            runs = nesting.children(ex, i, args)
-            for run in runs:
-                drive(run)
-                if run.error is not None and node.map_errors == "raise":
-                    break  # later items would be wasted: the node fails with this error
-            return ex.finish(i, nesting.outputs(node, runs))
+        result = node.func(**call.args(send))  # type: ignore[attr-defined]
         if node.is_generator:
-            gen = node.func(**args)  # type: ignore[attr-defined]
-            try:
-                for item in gen:
-                    send(item)
-                    if control.stop_requested:
-                        return ex.stopped(i, chunks)
-            finally:
-                gen.close()
-            result = chunks
-        else:
-            result = node.func(**args)  # type: ignore[attr-defined]
-        return ex.finish(i, result)
+            if drain(result, send, control):
+                return call.stopped()
+            result = call.chunks
     except Exception as exc:
-        if chunks:
-            ex.keep_partial(i, chunks)
-        return ex.fail(i, exc)
+        return call.fail(exc)
     except ConsumerGone:
-        ex.stopped(i, chunks)
+        call.stopped()
         raise
+    return call.finish(result)
+
+
+def _graph_node(call: NodeCall) -> list[int]:
+    node = call.node
+    assert isinstance(node, GraphNode)
+    try:
+        runs = nesting.children(call.ex, call.i, call.args(nesting.no_chunks))
+        for run in runs:
+            drive(run)
+            if run.error is not None and node.map_errors == "raise":
+                break  # later items would be wasted: the node fails with this error
+        return call.finish(nesting.outputs(node, runs))
+    except Exception as exc:
+        return call.fail(exc)
 
 
 def _refuse_async(graph: Graph, dispatcher: Dispatcher) -> None:

@@ -7,7 +7,11 @@ shared `_Buffer` of `channel.py`; this module adds the waiting, on the loop.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import Future
 
 from ..events.types import BaseEvent
 from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, _Buffer
@@ -21,6 +25,7 @@ class AsyncChannel:
     def __init__(self, size: int = DEFAULT_BUFFER_SIZE, overflow: str = "wait") -> None:
         self.buf = _Buffer(size, overflow)
         self.loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._last_yield = time.perf_counter()
@@ -29,8 +34,21 @@ class AsyncChannel:
     def dropped(self) -> int:
         return self.buf.dropped
 
+    @property
+    def pending(self) -> int:
+        """Events buffered and not read yet (safe to read from any thread)."""
+        return len(self.buf.items)
+
+    @property
+    def never_waits(self) -> bool:
+        return self.buf.dropping
+
     def offer(self, event: BaseEvent) -> None:
-        """Accept `event` now, without waiting (producers that cannot wait)."""
+        """Accept `event` now, without waiting (producers that cannot wait). From another
+        thread it goes through the loop, which it wakes."""
+        if threading.get_ident() != self._thread:
+            self.loop.call_soon_threadsafe(self.offer, event)
+            return
         if not self.buf.closed:
             self.buf.add(event)
             self._readable.set()
@@ -111,3 +129,65 @@ class AsyncChannel:
         self.buf.discarding = True
         self.buf.items.clear()
         self._writable.set()
+
+
+class ThreadFeed:
+    """Chunk events from a worker thread to the run on the loop: in order, live, bounded.
+
+    An event goes over without waiting (one `call_soon_threadsafe`, which also wakes the
+    loop) while fewer than `bound` are in flight or buffered; beyond that the thread waits
+    until the loop has taken it, which is the backpressure that bounds memory. With
+    `overflow="drop_oldest"` the thread never waits. `sent` is written by the thread
+    only and `taken` by the loop only, so their difference is what is still in flight.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[BaseEvent], None],
+        channel: AsyncChannel | None,
+        processors: Callable[[BaseEvent], None],
+    ) -> None:
+        self.loop = loop
+        self.deliver = deliver  # on the loop: to processors and the consumer, no waiting
+        self.channel = channel
+        self.processors = processors
+        self.bound = channel.buf.size if channel is not None else DEFAULT_BUFFER_SIZE
+        self.never_wait = channel is not None and channel.never_waits
+        self.sent = 0
+        self.taken = 0
+        self.abandoned = threading.Event()  # the node was cancelled: its thread unwinds
+        self._waiting: Future[None] | None = None
+
+    def put(self, event: BaseEvent) -> None:
+        """In the worker thread: hand `event` to the loop; raises ConsumerGone if abandoned."""
+        if self.abandoned.is_set():
+            raise ConsumerGone()
+        buffered = self.channel.pending if self.channel is not None else 0
+        if self.never_wait or self.sent - self.taken + buffered < self.bound:
+            self.sent += 1
+            self.loop.call_soon_threadsafe(self._take, event)  # FIFO: order is kept
+            return
+        self._waiting = waiting = asyncio.run_coroutine_threadsafe(self._publish(event), self.loop)
+        try:
+            waiting.result()
+        except FutureCancelled:
+            raise ConsumerGone() from None
+
+    def _take(self, event: BaseEvent) -> None:
+        self.taken += 1
+        self.deliver(event)
+
+    async def _publish(self, event: BaseEvent) -> None:
+        """On the loop: deliver an event whose producer waits until there is room."""
+        if self.channel is None:
+            self.deliver(event)
+        else:
+            self.processors(event)
+            await self.channel.put(event)
+
+    def abandon(self) -> None:
+        """The node was cancelled: the thread's next chunk (or its wait) raises ConsumerGone."""
+        self.abandoned.set()
+        if self._waiting is not None:
+            self._waiting.cancel()

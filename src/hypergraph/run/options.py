@@ -1,0 +1,90 @@
+"""RunOptions: every per-run option, validated once, passed down whole.
+
+The runners' public signatures list the options for users (with their defaults); each
+call builds one `RunOptions`, and nothing below the runners takes loose keywords. A new
+option is a field here (with its check in `__post_init__`) and the places that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from .._names import quoted
+from ..errors import InputValueError
+
+ErrorHandling = Literal["raise", "continue"]
+Overflow = Literal["wait", "drop_oldest"]
+
+DEFAULT_MAX_ITERATIONS = 1000
+DEFAULT_BUFFER_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """How one run (or one map) goes. Built by the runners from their keywords."""
+
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    """How many times any one node may run (cycles); beyond it, InfiniteLoopError."""
+    error_handling: ErrorHandling = "raise"
+    """"raise": a failing node's own exception is raised; "continue": a FAILED result."""
+    event_processors: tuple[object, ...] = ()
+    """Objects with `on_event(event)`, called for every event of the run."""
+    max_concurrency: int | None = None
+    """AsyncRunner: at most this many node executions at once, across nesting and map."""
+    buffer_size: int = DEFAULT_BUFFER_SIZE
+    """iter(): events held for a slow consumer before producers wait (or drop)."""
+    overflow: Overflow = "wait"
+    """iter(): "wait" (lossless, backpressure) or "drop_oldest" (fixed memory, counted)."""
+    run_id: str | None = None
+    """The run's id; None makes a new unique one."""
+
+    def __post_init__(self) -> None:
+        _check_choice("error_handling", self.error_handling, ErrorHandling)
+        _check_choice("overflow", self.overflow, Overflow)
+        _check_positive("max_iterations", self.max_iterations)
+        _check_positive("buffer_size", self.buffer_size)
+        if self.max_concurrency is not None:
+            _check_positive("max_concurrency", self.max_concurrency, "a positive int or None")
+        if self.run_id is not None and (type(self.run_id) is not str or not self.run_id):
+            raise InputValueError(
+                f"run_id must be a non-empty str, got {self.run_id!r}.", names=["run_id"]
+            )
+
+    @property
+    def raise_errors(self) -> bool:
+        return self.error_handling == "raise"
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        max_iterations: int | None = None,
+        event_processors: Iterable[object] | None = None,
+        **options: Any,
+    ) -> RunOptions:
+        """From the runners' keywords, where None means "the default"."""
+        if event_processors is not None and not isinstance(event_processors, Iterable):
+            raise InputValueError(
+                "event_processors takes a list of processors, got "
+                f"{type(event_processors).__name__}.\n"
+                "How to fix: event_processors=[MyProcessor()].",
+                names=["event_processors"],
+            )
+        return cls(
+            max_iterations=DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations,
+            event_processors=tuple(event_processors or ()),
+            **options,
+        )
+
+
+def _check_choice(name: str, value: object, allowed: Any) -> None:
+    choices = get_args(allowed)
+    if value not in choices:
+        raise InputValueError(f"{name}={value!r} is not one of {quoted(choices)}.", names=[name])
+
+
+def _check_positive(name: str, value: object, what: str = "a positive int") -> None:
+    if type(value) is not int or value < 1:
+        raise InputValueError(f"{name} must be {what}, got {value!r}.", names=[name])
