@@ -10,6 +10,7 @@ stand-in reply starts with "[stand-in model]".
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import sys
@@ -67,17 +68,23 @@ def describe() -> str:
 
 
 async def stream_text(messages: list[dict[str, Any]], system: str = "") -> AsyncIterator[str]:
-    """Stream a reply from the configured provider (the stand-in speaks Anthropic's protocol)."""
+    """Stream a reply from the configured provider (the stand-in speaks Anthropic's protocol).
+
+    The clients are made in a worker thread: making one loads TLS certificates, which
+    would hold the event loop (and every other stream on it) for a few hundred ms.
+    """
     if _choice != "openai":
         extra = {"system": system} if system else {}
-        async with AsyncAnthropic().messages.stream(
+        anthropic = await asyncio.to_thread(AsyncAnthropic)
+        async with anthropic.messages.stream(
             model=ANTHROPIC_MODEL, max_tokens=1024, messages=messages, **extra
         ) as stream:
             async for text in stream.text_stream:
                 yield text
         return
     prompt = [{"role": "system", "content": system}] if system else []
-    chunks = await AsyncOpenAI().chat.completions.create(
+    openai = await asyncio.to_thread(AsyncOpenAI)
+    chunks = await openai.chat.completions.create(
         model=OPENAI_MODEL, messages=[*prompt, *messages], stream=True
     )
     async for chunk in chunks:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import GraphConfigError
-
-_IMMUTABLE = (
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    bool,
-    type(None),
-    frozenset,
-    range,
-    types.FunctionType,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +90,44 @@ def read_signature(func: Callable[..., Any], node_name: str, context_type: type)
     )
 
 
+_CONTAINERS = (list, dict, set, bytearray)
+
+
 def needs_copy(value: object) -> bool:
-    """True for defaults that a run could mutate (lists, dicts, objects): each use gets a copy."""
-    if isinstance(value, _IMMUTABLE):
-        return False
-    if isinstance(value, tuple):
+    """True for defaults that a run could mutate in place: lists, dicts, sets and
+    bytearrays (also inside tuples and frozensets). Each use gets a fresh copy.
+
+    Any other object (an SDK client, a lock, a model) is passed as it is, the same object
+    every run, as a module-level value would be (decision 0022).
+    """
+    if isinstance(value, _CONTAINERS):
+        return True
+    if isinstance(value, (tuple, frozenset)):
         return any(needs_copy(v) for v in value)
-    return True
+    return False
+
+
+def fresh_copy(value: Any) -> Any:
+    """A per-use copy of a container default: deep, or, when an element cannot be copied
+    (a client inside a list), a copy of the containers that shares such elements."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return _copy_containers(value)
+
+
+def _copy_containers(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copy_containers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy_containers(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return set(value)
+    if isinstance(value, bytearray):
+        return bytearray(value)
+    if isinstance(value, tuple) and needs_copy(value):
+        return tuple(_copy_containers(v) for v in value)
+    return value
 
 
 def return_annotation(func: Callable[..., Any]) -> Any:

@@ -20,10 +20,10 @@ The rules, in the terms used below:
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from typing import Any
 
+from .._introspect import fresh_copy
 from ..errors import InfiniteLoopError
 from .plan import CycleOrder, Plan
 
@@ -79,7 +79,7 @@ class Scheduler:
                 args[param] = values[name]
             else:
                 # Defaults are per use: a mutable default is never shared between runs.
-                args[param] = copy.deepcopy(default) if copied else default
+                args[param] = fresh_copy(default) if copied else default
         return args
 
     def finish(self, i: int, outputs: dict[str, Any]) -> list[int]:

@@ -20,7 +20,7 @@ def error_dict(exc: BaseException | None) -> dict[str, str] | None:
     """`{"type": "ValueError", "message": "..."}` for an exception (None stays None)."""
     if exc is None:
         return None
-    return {"type": type(exc).__name__, "message": _safe(str, exc)}
+    return {"type": type(exc).__name__, "message": safe_text(str, exc)}
 
 
 def to_json_value(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
@@ -47,13 +47,13 @@ def to_json_value(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset
 
 
 def _marked(value: Any) -> dict[str, str]:
-    text = _safe(repr, value)
+    text = safe_text(repr, value)
     if len(text) > _MAX_REPR:
         text = text[:_MAX_REPR] + "…"
     return {"$repr": text, "$type": type(value).__name__}
 
 
-def _safe(show: Any, value: Any) -> str:
+def safe_text(show: Any, value: Any) -> str:
     """`show(value)`, or a placeholder when the object's own __str__/__repr__ fails."""
     try:
         return str(show(value))

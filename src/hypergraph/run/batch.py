@@ -7,9 +7,11 @@ from typing import Any
 
 from .._names import quoted, suggest
 from ..errors import InputValueError
+from ..events.types import RunStatus
 from ..graph.graph import Graph
 from ..nodes.graph_node import MAP_MODES, map_items
-from .execution import check_graph
+from .execution import check_graph, new_id
+from .result import RunResult
 
 DEFAULT_MAP_ITER_CONCURRENCY = 64
 
@@ -48,3 +50,8 @@ def prepare_items(
     # Every item has the same names, so they are checked once here (MissingInputError and
     # unknown names surface before any item runs), and each item's run skips the check.
     return map_items("map", graph._start_values(values), over, map_mode)
+
+
+def not_started() -> RunResult:
+    """The result of a map item that a stop kept from starting."""
+    return RunResult(values={}, status=RunStatus.STOPPED, run_id=new_id())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..events.types import RunStatus
 from ..nodes.graph_node import GraphNode, map_items
 from .execution import Execution
 
@@ -19,6 +20,11 @@ def children(ex: Execution, i: int, args: dict[str, Any]) -> list[Execution]:
     over = [inner[p] for p in node.map_params]
     items = map_items(node.name, args, over, node.map_mode)
     return [ex.nested(i, item, f"{node.name}[{k}]") for k, item in enumerate(items)]
+
+
+def stopped(runs: Sequence[Execution]) -> bool:
+    """True if a stop ended an inner run: the graph node was stopped, not finished."""
+    return any(run.status is RunStatus.STOPPED for run in runs)
 
 
 def no_chunks(chunk: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any, overload
 
 from .._names import quoted, suggest
 from ..events.types import RunStatus
+from ..events.wire import safe_text
 
 
 @dataclass
@@ -28,9 +29,8 @@ class RunResult:
         try:
             return self.values[name]
         except KeyError:
-            why = f" The run {self.status.value}" + (
-                f": {self.error!r:.80}." if self.error else "."
-            )
+            error = safe_text(repr, self.error)[:80] if self.error else ""
+            why = f" The run {self.status.value}" + (f": {error}." if error else ".")
             raise KeyError(
                 f"'{name}' is not among the values of this run.{suggest(name, self.values)}"
                 f"{why if self.status is not RunStatus.COMPLETED else ''} "
@@ -69,14 +69,20 @@ class MapResult(Sequence[RunResult]):
 
     @property
     def status(self) -> RunStatus:
-        failed = sum(r.status is not RunStatus.COMPLETED for r in self._results)
+        """COMPLETED if every item completed; STOPPED if the map was stopped (items it
+        did not start are STOPPED too); else FAILED if every item failed, or PARTIAL."""
+        statuses = [r.status for r in self._results]
+        if RunStatus.STOPPED in statuses:
+            return RunStatus.STOPPED
+        failed = statuses.count(RunStatus.FAILED)
         if not failed:
             return RunStatus.COMPLETED
-        return RunStatus.FAILED if failed == len(self._results) else RunStatus.PARTIAL
+        return RunStatus.FAILED if failed == len(statuses) else RunStatus.PARTIAL
 
     @property
     def failures(self) -> list[RunResult]:
-        return [r for r in self._results if r.status is not RunStatus.COMPLETED]
+        """The items that failed (not those stopped)."""
+        return [r for r in self._results if r.status is RunStatus.FAILED]
 
     def __repr__(self) -> str:
         return f"MapResult({len(self)} items, status={self.status.value})"

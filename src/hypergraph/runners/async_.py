@@ -13,7 +13,7 @@ from typing import Any
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
-from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, prepare_items
+from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, not_started, prepare_items
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
@@ -179,11 +179,14 @@ class AsyncRunner:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                while len(running) < in_flight and not control.halt:
+                while len(running) < in_flight:
                     nxt = next(todo, None)
                     if nxt is None:
                         break
                     k, item = nxt
+                    if control.halt:  # a stopped map starts no new item
+                        yield k, not_started()
+                        continue
                     ex = Execution(
                         graph, item, options, dispatcher=dispatcher, control=control, checked=True
                     )

@@ -142,6 +142,8 @@ class _Drive:
         try:
             runs = nesting.children(self.ex, i, call.args(nesting.no_chunks))
             await asyncio.gather(*(drive(run, self.channel) for run in runs))
+            if nesting.stopped(runs):
+                return call.stopped()
             return call.finish(nesting.outputs(node, runs))
         except Exception as exc:
             return call.fail(exc)

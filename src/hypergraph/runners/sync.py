@@ -20,7 +20,7 @@ from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
-from ..run.batch import prepare_items
+from ..run.batch import not_started, prepare_items
 from ..run.call import NodeCall, drain
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
@@ -164,8 +164,9 @@ class SyncRunner:
         def results() -> Iterator[tuple[int, RunResult]]:
             try:
                 for k, item in enumerate(items):
-                    if control.halt:
-                        break  # a stopped map starts no new item
+                    if control.halt:  # a stopped map starts no new item
+                        yield k, not_started()
+                        continue
                     ex = Execution(
                         graph, item, options, dispatcher=dispatcher, control=control, checked=True
                     )
@@ -317,6 +318,8 @@ def _graph_node(call: NodeCall) -> list[int]:
             drive(run)
             if run.error is not None and node.map_errors == "raise":
                 break  # later items would be wasted: the node fails with this error
+        if nesting.stopped(runs):
+            return call.stopped()
         return call.finish(nesting.outputs(node, runs))
     except Exception as exc:
         return call.fail(exc)

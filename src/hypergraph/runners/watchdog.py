@@ -23,7 +23,7 @@ from ..errors import LoopBlockedWarning
 from ..run.execution import Execution
 
 BEAT = 0.05  # seconds between heartbeats on a loop
-STALL = 0.15  # a loop that has not turned for this long is blocked
+STALL = 0.25  # a loop that has not turned for this long is blocked (scheduling hiccups are shorter)
 
 _lock = threading.Lock()
 _loops: dict[int, _Loop] = {}  # by the loop thread's id
