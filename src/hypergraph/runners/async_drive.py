@@ -26,7 +26,7 @@ from ..run.execution import Execution
 from ..streaming.async_channel import AsyncChannel, ThreadFeed
 from ..streaming.channel import ConsumerGone
 from . import watchdog
-from .threads import in_thread
+from .threads import in_thread, outcome
 
 
 async def drive(ex: Execution, channel: AsyncChannel | None) -> None:
@@ -164,7 +164,7 @@ class _Drive:
             elif isinstance(node, GateNode):
                 result = func(**args)
             else:
-                result = await in_thread(lambda: func(**args))
+                result = outcome(await in_thread(lambda: func(**args)))
         except Exception as exc:
             return ex.fail(i, exc)
         return ex.finish(i, result)
@@ -190,16 +190,18 @@ class _Drive:
                 args = call.args(send)
                 control = self.ex.control
                 if node.is_generator:
-                    if await in_thread(
-                        lambda: drain(func(**args), send, control),
-                        own_thread=True,
-                        unwind=feed.abandon,
+                    if outcome(
+                        await in_thread(
+                            lambda: drain(func(**args), send, control),
+                            own_thread=True,
+                            unwind=feed.abandon,
+                        )
                     ):
                         return call.stopped()
                     result = call.chunks
                 else:
-                    result = await in_thread(
-                        lambda: func(**args), own_thread=True, unwind=feed.abandon
+                    result = outcome(
+                        await in_thread(lambda: func(**args), own_thread=True, unwind=feed.abandon)
                     )
         except Exception as exc:
             return call.fail(exc)

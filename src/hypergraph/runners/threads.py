@@ -41,8 +41,11 @@ async def in_thread(
     *,
     own_thread: bool = False,
     unwind: Callable[[], None] | None = None,
-) -> Any:
-    """Run `fn()` in a worker thread and return its result (or raise its exception).
+) -> tuple[bool, Any]:
+    """Run `fn()` in a worker thread; `(True, result)` or `(False, exception)`.
+
+    The caller passes that to `outcome()` inside its own `try`: a StopIteration raised
+    out of this coroutine would turn into a RuntimeError on the way.
 
     If we are cancelled, `unwind` tells the thread to stop (a streaming node's next
     chunk raises) and we still wait for the thread to end, even if cancelled again: a
@@ -68,7 +71,7 @@ async def in_thread(
     else:
         _shared_pool().submit(work)
     try:
-        ok, value = await asyncio.shield(done)
+        return await asyncio.shield(done)
     except asyncio.CancelledError:
         if unwind is not None:
             unwind()
@@ -81,6 +84,12 @@ async def in_thread(
     finally:
         if thread is not None and done.done():
             thread.join()  # it has settled `done`: its last statement; nothing outlives the run
+
+
+def outcome(result: tuple[bool, Any]) -> Any:
+    """The value of an `in_thread` call, or its exception raised (a plain function, so a
+    StopIteration stays a StopIteration)."""
+    ok, value = result
     if not ok:
         raise value
     return value
