@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GraphConfigError
+from .errors import GraphConfigError, NodeTypeError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +34,57 @@ def callable_name(func: Callable[..., Any]) -> str:
 
 def check_callable(obj: object, what: str) -> None:
     """Reject things that are not functions with an error that says what was passed."""
+    wrong_kind = wrong_kind_message(obj, what)
+    if wrong_kind:
+        raise NodeTypeError(wrong_kind)
     if inspect.iscoroutine(obj):
         name = getattr(obj, "__name__", "the function")
         obj.close()  # it will never be awaited; closing avoids a second, confusing warning
-        raise GraphConfigError(
+        raise NodeTypeError(
             f"{what} got a coroutine object, the result of calling '{name}(...)'.\n"
             f"A node wraps the function itself; the runner calls it.\n"
             f"How to fix: pass '{name}' without calling it."
         )
     if not callable(obj):
-        raise GraphConfigError(
+        raise NodeTypeError(
             f"{what} needs a function, got {type(obj).__name__} {obj!r:.60}.\n"
             "How to fix: pass a def or async def function (or a callable object)."
         )
+
+
+def wrong_kind_message(obj: object, what: str) -> str | None:
+    """The error for a graph or a bare decorator given where a node belongs, else None.
+
+    Both are easy to pass by mistake and both would otherwise be reported as some
+    other object ("needs a function, got Graph", "the plain function 'decorate'").
+    """
+    if type(obj).__name__ == "Graph" and hasattr(obj, "as_node"):
+        name = getattr(obj, "name", None)
+        label = f"'{name}'" if name else "(unnamed)"
+        var = name if isinstance(name, str) and name.isidentifier() else "inner"
+        naming = "" if name else ' (it needs a name: inner.as_node(name="..."))'
+        return (
+            f"{what} got the graph {label} where a node belongs.\n"
+            "A graph becomes one node of another graph through .as_node().\n"
+            f"How to fix: pass {var}.as_node(){naming}."
+        )
+    decorator = getattr(obj, DECORATOR_MARK, None)
+    if isinstance(decorator, str):
+        return (
+            f"{what} got the decorator that {decorator} returns, without its function.\n"
+            "A decorator makes a node only once it is applied to a function.\n"
+            f"How to fix: put @{decorator} on a def, or apply it to one: {decorator}(func)."
+        )
+    return None
+
+
+DECORATOR_MARK = "_hypergraph_decorator"
+"""Attribute naming the call that made a decorator (`node(output_name='y')`)."""
+
+
+def mark_decorator(decorate: Callable[..., Any], call: str) -> None:
+    """Remember which call made `decorate`, so passing it as a node is reported as such."""
+    setattr(decorate, DECORATOR_MARK, call)
 
 
 def read_signature(func: Callable[..., Any], node_name: str, context_type: type) -> Signature:

@@ -13,9 +13,15 @@ def quoted(names: Iterable[str]) -> str:
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
     """` Did you mean 'x'?` when a candidate is close to `name`, else an empty string."""
+    close = closest(name, candidates)
+    return f" Did you mean '{close}'?" if close is not None else ""
+
+
+def closest(name: object, candidates: Iterable[object]) -> str | None:
+    """The candidate closest to `name` if one is close enough to be a typo, else None."""
     if not isinstance(name, str):
-        return ""
+        return None
     import difflib  # only error messages need it: keep `import hypergraph` light
 
     close = difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None

@@ -19,6 +19,14 @@ class GraphConfigError(HypergraphError, ValueError):
     """A node or graph is built wrongly: found when it is made, before anything runs."""
 
 
+class NodeTypeError(GraphConfigError, TypeError):
+    """A node was made from the wrong kind of object.
+
+    An `async def` or generator function as a gate, something that is not a function,
+    or a graph where a node belongs. Both a GraphConfigError and a TypeError.
+    """
+
+
 class RenameError(GraphConfigError):
     """A rename names something the node does not have, or collides with a name it has."""
 

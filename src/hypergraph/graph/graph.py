@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .._introspect import wrong_kind_message
 from .._names import quoted, suggest
 from ..engine.plan import Plan
-from ..errors import GraphConfigError
+from ..errors import GraphConfigError, NodeTypeError
 from ..nodes.base import HyperNode
 from . import validation
-from .inputs import InputSpec, context_hint, input_spec, start_values
+from .inputs import InputSpec, context_hint, input_spec, option_hint, start_values
 
 if TYPE_CHECKING:
     from ..nodes.graph_node import GraphNode
@@ -43,7 +44,8 @@ class Graph:
     ) -> None:
         all_nodes = validation.check_nodes(nodes)
         validation.check_gates(all_nodes)
-        validation.check_producers(all_nodes)
+        full = Plan(all_nodes)
+        validation.check_producers(full)
         validation.check_defaults(all_nodes)
         validation.check_gate_free_cycles(all_nodes)
         if strict_types:
@@ -53,7 +55,7 @@ class Graph:
                 f"Graph name {name!r} is not usable: a name is a non-empty string without '/'."
             )
         self._all = all_nodes
-        self._full = Plan(all_nodes)
+        self._full = full
         self.name = name
         self.strict_types = strict_types
         self._entrypoint = self._entry_names(entrypoint)
@@ -93,7 +95,11 @@ class Graph:
                     if producer
                     else "no node reads it"
                 )
-                hint = suggest(name, allowed) or context_hint(name, self._all)
+                hint = (
+                    option_hint(name, "bind")
+                    or suggest(name, allowed)
+                    or context_hint(name, self._all)
+                )
                 raise GraphConfigError(
                     f"Cannot bind '{name}': {why}.{hint}\n"
                     f"Bindable inputs: {quoted(self.inputs.all)}."
@@ -138,6 +144,9 @@ class Graph:
             if active == self._all and not self._entrypoint
             else Plan(active, self._entrypoint)
         )
+        if self._entrypoint:
+            # Starting past a gate can let producers that it kept apart both run.
+            validation.check_producers(self._plan, self._entrypoint)
         self._has_async = any(n.is_async for n in self._plan.nodes)
         self.inputs = input_spec(self._plan, self._bound)
         # For the common run: every name a plain input (no seeds), every required one given.
@@ -163,14 +172,28 @@ class Graph:
     ) -> tuple[str, ...]:
         if entrypoint is None:
             return ()
+        wrong_kind = wrong_kind_message(entrypoint, "The entrypoint")
+        if wrong_kind:
+            raise NodeTypeError(wrong_kind)
         if isinstance(entrypoint, str | HyperNode):
             items: list[object] = [entrypoint]
         elif isinstance(entrypoint, Iterable):
             items = list(entrypoint)
         else:
             items = [entrypoint]
+        if not items:
+            # An empty entrypoint reads as "start nowhere"; silently running the whole
+            # graph instead would hide the mistake.
+            raise GraphConfigError(
+                "An entrypoint needs at least one node, got none.\n"
+                "How to fix: name the nodes to start at, e.g. graph.with_entrypoint"
+                '("retrieve"), or leave entrypoint out to start wherever the values allow.'
+            )
         names = []
         for item in items:
+            wrong_kind = wrong_kind_message(item, "The entrypoint")
+            if wrong_kind:
+                raise NodeTypeError(wrong_kind)
             name = item.name if isinstance(item, HyperNode) else item
             if not isinstance(name, str) or name not in self._full.index:
                 raise GraphConfigError(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .._names import quoted, suggest
+from .._names import closest, quoted, suggest
 from ..engine.plan import Plan
 from ..errors import InputValueError, MissingInputError
 from ..nodes.base import HyperNode
@@ -58,6 +58,16 @@ def start_values(
     values: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Bound values overlaid with run values; raises before anything runs if they do not fit."""
+    not_names = [name for name in values if not isinstance(name, str)]
+    if not_names:
+        bad = not_names[0]
+        raise InputValueError(
+            f"A run value is keyed by {type(bad).__name__} {bad!r:.40}, but input names "
+            "are strings: each key names the parameter that reads the value.\n"
+            f"How to fix: key the value by an input name. The graph's inputs are: "
+            f"{quoted(spec.all)}.",
+            names=not_names,
+        )
     unknown: list[str] = []
     produced: list[str] = []
     names = spec.all
@@ -80,7 +90,9 @@ def start_values(
         )
     if unknown:
         name = unknown[0]
-        hint = suggest(name, spec.all) or context_hint(name, all_nodes)
+        hint = option_hint(name, "run") or (
+            suggest(name, spec.all) or context_hint(name, all_nodes)
+        )
         raise InputValueError(
             f"Unknown input '{name}': no node of this graph reads it.{hint}\n"
             f"The graph's inputs are: {quoted(spec.all)}.",
@@ -91,7 +103,7 @@ def start_values(
     if missing:
         readers = {n: [node.name for node in plan.nodes if n in node.inputs] for n in missing}
         detail = "; ".join(f"'{n}' (read by {quoted(readers[n])})" for n in missing)
-        hints = "".join(suggest(n, values) for n in missing)
+        hints = "".join(_near_name(n, readers[n], values, plan, spec) for n in missing)
         raise MissingInputError(
             f"Missing required input{'s' if len(missing) > 1 else ''}: {detail}.{hints}\n"
             f"How to fix: pass {', '.join(f'{n}=...' for n in missing)} to run(), "
@@ -101,6 +113,87 @@ def start_values(
     return merged
 
 
+def _near_name(
+    name: str, readers: list[str], values: Mapping[str, Any], plan: Plan, spec: InputSpec
+) -> str:
+    """A "did you mean" for a missing input: a given value, a produced output or a bound
+    input with a close name, in that order (a typo in the run call is the likeliest)."""
+    given = suggest(name, values)
+    if given:
+        return given
+    other = closest(name, [p for p in plan.producers if p != name])
+    if other is not None:
+        producer = plan.nodes[plan.producers[other][0]].name
+        reader = readers[0] if readers else "node"
+        return (
+            f" Did you mean '{other}', which node '{producer}' produces? An output feeds "
+            "only the parameters with exactly its name: rename one, e.g. "
+            f'{reader}.with_inputs({name}="{other}").'
+        )
+    other = closest(name, [b for b in spec.bound if b != name])
+    if other is not None:
+        return f" Did you mean '{other}', which is bound? Each input name is bound on its own."
+    return ""
+
+
+# Names that are options of some other call, and where they belong. A user who passes
+# one of them to run() (or in the values dict) gets pointed there instead of being told
+# only that no node reads it.
+_OTHER_APIS: dict[str, str] = {
+    "max_concurrency": (
+        "an option of AsyncRunner (run, iter, map, map_iter): SyncRunner runs one node "
+        "at a time and has no such option.\n"
+        "How to fix: use AsyncRunner().run(graph, ..., max_concurrency=N), or drop it"
+    ),
+    "map_over": (
+        "an option of runner.map(...) and runner.map_iter(...), which run the graph once "
+        "per item; run() runs it once.\n"
+        'How to fix: runner.map(graph, values, map_over="x"), or for a nested graph '
+        'graph.as_node().map_over("x")'
+    ),
+    "map_mode": (
+        "an option of runner.map(...) and runner.map_iter(...).\n"
+        'How to fix: runner.map(graph, values, map_over="x", map_mode="product")'
+    ),
+    "select": (
+        "not an option of a run: a graph chooses its outputs with graph.select(...).\n"
+        'How to fix: runner.run(graph.select("y"), ...)'
+    ),
+    "buffer_size": (
+        "an option of iter(), where a consumer reads events as they happen.\n"
+        "How to fix: runner.iter(graph, values, buffer_size=N)"
+    ),
+    "overflow": (
+        "an option of iter(), where a consumer reads events as they happen.\n"
+        'How to fix: runner.iter(graph, values, overflow="drop_oldest")'
+    ),
+    "entrypoint": (
+        "not an option of a run: a graph chooses where it starts.\n"
+        'How to fix: runner.run(graph.with_entrypoint("node"), ...) or '
+        "Graph([...], entrypoint=...)"
+    ),
+    "strict_types": (
+        "an option of Graph(...), checked when the graph is built.\n"
+        "How to fix: Graph([...], strict_types=True)"
+    ),
+}
+_RUN_OPTIONS = ("max_iterations", "error_handling", "event_processors")
+
+
+def option_hint(name: str, where: str) -> str:
+    """Where an option that was given as an input value belongs, or an empty string."""
+    if name in _OTHER_APIS:
+        return f" '{name}' is {_OTHER_APIS[name]}."
+    if name in _RUN_OPTIONS:
+        return (
+            f" '{name}' is an option of run(), iter() and map(), so it is read as one "
+            "only when given as a keyword argument, not inside the values dict.\n"
+            f"How to fix: runner.run(graph, values, {name}=...)"
+            + ("." if where == "run" else ", not bind().")
+        )
+    return ""
+
+
 def _known(name: str, nodes: tuple[HyperNode, ...]) -> bool:
     """True if some node of the full graph reads or writes `name` (a view may not need it)."""
     return any(name in n.inputs or name in n.outputs for n in nodes)
@@ -108,9 +201,11 @@ def _known(name: str, nodes: tuple[HyperNode, ...]) -> bool:
 
 def context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:
     for node in nodes:
-        if isinstance(node, FunctionNode) and node.context_param == name:
+        # A node without a context parameter has context_param None: compare only names.
+        context = node.context_param if isinstance(node, FunctionNode) else None
+        if context is not None and context == name:
             return (
-                f" '{name}' is the NodeContext of node '{node.name}': the runner injects it, "
-                "so it cannot be given or bound."
+                f" '{name}' is the NodeContext of node '{node.name}': the runner "
+                "injects it, so it cannot be given or bound."
             )
     return ""

@@ -8,18 +8,22 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from .._introspect import check_callable, param_annotations, return_annotation
+from .._introspect import check_callable, wrong_kind_message
 from .._names import quoted, suggest
-from ..errors import GraphConfigError
+from ..engine.plan import Plan
+from ..errors import GraphConfigError, NodeTypeError
 from ..nodes.base import HyperNode
-from ..nodes.function import FunctionNode
 from ..nodes.gate import END, GateNode
+from .branches import Branches
 
 
 def check_nodes(items: object) -> tuple[HyperNode, ...]:
     """The nodes of `Graph(items)`, or a clear error for anything that is not a node."""
+    wrong_kind = wrong_kind_message(items, "Graph")
+    if wrong_kind:
+        raise NodeTypeError(wrong_kind)
     if isinstance(items, HyperNode) or not isinstance(items, Sequence | set | frozenset):
-        raise GraphConfigError(
+        raise NodeTypeError(
             f"Graph takes a list of nodes, got {type(items).__name__}.\n"
             "How to fix: Graph([first, second, ...])."
         )
@@ -30,7 +34,7 @@ def check_nodes(items: object) -> tuple[HyperNode, ...]:
             continue
         check_callable(item, "Graph")
         name = getattr(item, "__name__", type(item).__name__)
-        raise GraphConfigError(
+        raise NodeTypeError(
             f"Graph got the plain function '{name}', not a node.\n"
             "A node needs to know the names of its outputs to be wired.\n"
             f'How to fix: decorate it with @node(output_name="...") or pass node({name}, "...").'
@@ -68,25 +72,44 @@ def check_gates(nodes: tuple[HyperNode, ...]) -> None:
                 )
 
 
-def check_producers(nodes: tuple[HyperNode, ...]) -> None:
-    """One producer per output, unless the producers are exclusive branches of one gate."""
-    producers: dict[str, list[str]] = {}
-    for n in nodes:
-        for out in n.outputs:
-            producers.setdefault(out, []).append(n.name)
-    exclusive = [set(g.targets) for g in nodes if isinstance(g, GateNode) and not g.multi_target]
-    for out, names in producers.items():
-        if len(names) < 2:
+def check_producers(plan: Plan, entrypoint: tuple[str, ...] = ()) -> None:
+    """One producer per output, unless at most one of the producers can run (decision 0011).
+
+    Producers are exclusive when each runs only after a different target of one gate
+    that chooses a single target: the targets themselves (the gate decides between
+    them), or nodes that cannot run unless such a target ran first.
+    """
+    nodes = plan.nodes
+    one_choice = [set(g.targets) for g in nodes if isinstance(g, GateNode) and not g.multi_target]
+    branches: Branches | None = None
+    for out, producers in plan.producers.items():
+        if len(producers) < 2:
             continue
-        if any(set(names) <= branch for branch in exclusive):
+        names = {nodes[p].name for p in producers}
+        if any(names <= targets for targets in one_choice):
+            continue  # direct targets of one gate: the rule since the first release
+        branches = branches or Branches(plan)
+        clash = branches.first_clash(producers)
+        if clash is None:
             continue
-        first, second = names[0], names[1]
+        second = nodes[clash[1]].name
+        why, fix = branches.explain(*clash)
+        where = ""
+        if entrypoint:
+            # The full graph passed this check: the entrypoint skipped the gate.
+            where = (
+                f"With the entrypoint {quoted(entrypoint)}, the gate that kept them apart "
+                "does not run, so both can.\n"
+            )
+            fix = "start at the gate that chooses between them, or before it"
         raise GraphConfigError(
-            f"Output '{out}' has {len(names)} producers: {quoted(names)}.\n"
-            "A value needs one producer unless the producers are exclusive branches of a "
-            "gate (only one of them can run).\n"
+            f"Output '{out}' has {len(producers)} producers: "
+            f"{quoted(nodes[p].name for p in producers)}.\n"
+            "A value needs one producer unless at most one of them can run: each runs only "
+            "after a different target of one @route or @ifelse gate (not multi_target).\n"
+            f"{where}{why}"
             f'How to fix: rename one output ({second}.with_outputs({out}="{out}_2")) or '
-            f"route between '{first}' and '{second}' with @route or @ifelse."
+            f"{fix}."
         )
 
 
@@ -136,53 +159,42 @@ def check_gate_free_cycles(nodes: tuple[HyperNode, ...]) -> None:
 
 
 def check_types(nodes: tuple[HyperNode, ...]) -> None:
-    """With strict_types=True, connected annotations must agree."""
-    produced: dict[str, tuple[str, Any]] = {}
+    """With strict_types=True, connected annotations must agree, nested graphs included.
+
+    Every node states its ports' annotations (`input_types`/`output_types`); a nested
+    graph states those of the inner nodes behind each port, so a value crossing into
+    or out of it is checked against the function that really reads or writes it.
+    """
+    produced: dict[str, list[tuple[str, Any]]] = {}
     for n in nodes:
-        if not isinstance(n, FunctionNode) or isinstance(n, GateNode):
-            continue
-        ret = return_annotation(n.func)
-        for i, out in enumerate(n.outputs):
-            produced[out] = (n.name, _output_type(ret, i, len(n.outputs), n))
+        for out, writers in n.output_types().items():
+            produced.setdefault(out, []).extend(writers)
     for n in nodes:
-        if not isinstance(n, FunctionNode):
-            continue
-        hints = param_annotations(n.func)
-        for inp, param in zip(n.inputs, n._params, strict=True):
-            if inp not in produced:
-                continue
-            producer, out_type = produced[inp]
-            in_type = hints.get(param, inspect.Parameter.empty)
-            missing = [
-                f"'{who}'"
-                for who, t in ((producer, out_type), (n.name, in_type))
-                if t is inspect.Parameter.empty
-            ]
-            if missing:
-                raise GraphConfigError(
-                    f"strict_types: '{inp}' flows from '{producer}' to '{n.name}', but "
-                    f"{' and '.join(missing)} has no type annotation for it.\n"
-                    "How to fix: annotate both ends, or build the graph with strict_types=False."
-                )
-            if not _compatible(out_type, in_type):
-                raise GraphConfigError(
-                    f"strict_types: '{producer}' produces '{inp}' as {_tname(out_type)}, but "
-                    f"'{n.name}' expects {_tname(in_type)}.\n"
-                    "How to fix: make the annotations agree, or convert the value in a node "
-                    "between them."
-                )
+        for inp, readers in n.input_types().items():
+            for producer, out_type in produced.get(inp, ()):
+                for reader, in_type in readers:
+                    _check_edge(inp, producer, out_type, reader, in_type)
 
 
-def _output_type(ret: Any, i: int, count: int, n: FunctionNode) -> Any:
-    if ret is inspect.Parameter.empty:
-        return ret
-    if n.is_generator:
-        args = typing.get_args(ret)
-        return list[args[0]] if args else list  # type: ignore[valid-type]
-    if count == 1:
-        return ret
-    args = typing.get_args(ret)
-    return args[i] if typing.get_origin(ret) is tuple and len(args) == count else ret
+def _check_edge(name: str, producer: str, out_type: Any, reader: str, in_type: Any) -> None:
+    missing = [
+        f"'{who}'"
+        for who, t in ((producer, out_type), (reader, in_type))
+        if t is inspect.Parameter.empty
+    ]
+    if missing:
+        raise GraphConfigError(
+            f"strict_types: '{name}' flows from '{producer}' to '{reader}', but "
+            f"{' and '.join(missing)} has no type annotation for it.\n"
+            "How to fix: annotate both ends, or build the graph with strict_types=False."
+        )
+    if not _compatible(out_type, in_type):
+        raise GraphConfigError(
+            f"strict_types: '{producer}' produces '{name}' as {_tname(out_type)}, but "
+            f"'{reader}' expects {_tname(in_type)}.\n"
+            "How to fix: make the annotations agree, or convert the value in a node "
+            "between them."
+        )
 
 
 def _compatible(out_type: Any, in_type: Any) -> bool:
@@ -203,7 +215,9 @@ def _compatible(out_type: Any, in_type: Any) -> bool:
 
 
 def _tname(t: Any) -> str:
-    return getattr(t, "__name__", None) or str(t).replace("typing.", "")
+    if isinstance(t, type) and not typing.get_args(t):
+        return t.__name__
+    return str(t).replace("typing.", "").replace("collections.abc.", "")
 
 
 def _same(a: object, b: object) -> bool:

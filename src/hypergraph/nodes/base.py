@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from .._names import quoted, suggest
-from ..errors import RenameError
+from ..errors import GraphConfigError, RenameError
 
 
 class HyperNode:
@@ -30,10 +30,21 @@ class HyperNode:
     _params: tuple[str, ...]
     """The underlying parameter name of each input, aligned with `inputs`."""
 
+    def input_types(self) -> dict[str, list[tuple[str, Any]]]:
+        """For each input, who reads it and with which annotation, for `strict_types`.
+
+        A reader is a node path (`inner/parse` inside a nested graph); a missing
+        annotation is `inspect.Parameter.empty`. Nodes that cannot say return {}.
+        """
+        return {}
+
+    def output_types(self) -> dict[str, list[tuple[str, Any]]]:
+        """For each output, who writes it and with which annotation (as `input_types`)."""
+        return {}
+
     def with_name(self, name: str) -> Self:
         """A copy of this node called `name`."""
-        if not isinstance(name, str) or not name:
-            raise RenameError(f"A node name must be a non-empty string, got {name!r}.")
+        check_node_name(name, RenameError)
         clone = copy.copy(self)
         clone.name = name
         return clone
@@ -62,6 +73,20 @@ class HyperNode:
     def __repr__(self) -> str:
         kind = type(self).__name__
         return f"{kind}('{self.name}', inputs={self.inputs!r}, outputs={self.outputs!r})"
+
+
+def check_node_name(name: object, error: type[GraphConfigError] = GraphConfigError) -> None:
+    """Refuse names that cannot identify a node: empty, not a string, or holding a '/'."""
+    if not isinstance(name, str) or not name:
+        raise error(f"A node name must be a non-empty string, got {name!r}.")
+    if "/" in name:
+        # Event paths and result.partial keys join node names with '/': 'a/b' would
+        # read as node 'b' inside a graph 'a'.
+        raise error(
+            f"Node name {name!r} contains '/', which separates the levels of a node's "
+            "path in events and result.partial ('outer/inner/node').\n"
+            f"How to fix: use another separator, e.g. {name.replace('/', '_')!r}."
+        )
 
 
 def _merge(mapping: Mapping[str, str] | None, renames: dict[str, str]) -> dict[str, str]:

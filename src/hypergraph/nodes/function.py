@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
-from .._introspect import callable_name, check_callable, needs_copy, read_signature
-from ..errors import GraphConfigError
-from .base import HyperNode
+from .._introspect import (
+    callable_name,
+    check_callable,
+    mark_decorator,
+    needs_copy,
+    param_annotations,
+    read_signature,
+    return_annotation,
+)
+from ..errors import GraphConfigError, NodeTypeError
+from .base import HyperNode, check_node_name
 from .context import NodeContext
 
 
@@ -35,8 +45,7 @@ class FunctionNode(HyperNode):
         check_callable(func, "A node")
         self.func = func
         self.name = name if name is not None else callable_name(func)
-        if not isinstance(self.name, str) or not self.name:
-            raise GraphConfigError(f"A node name must be a non-empty string, got {self.name!r}.")
+        check_node_name(self.name)
         sig = read_signature(func, self.name, NodeContext)
         self.inputs = self._params = sig.params
         self.defaults = dict(sig.defaults)
@@ -63,6 +72,36 @@ class FunctionNode(HyperNode):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
 
+    def input_types(self) -> dict[str, list[tuple[str, Any]]]:
+        hints = param_annotations(self.func)
+        return {
+            inp: [(self.name, hints.get(param, inspect.Parameter.empty))]
+            for inp, param in zip(self.inputs, self._params, strict=True)
+        }
+
+    def output_types(self) -> dict[str, list[tuple[str, Any]]]:
+        ret = return_annotation(self.func)
+        count = len(self.outputs)
+        return {
+            out: [(self.name, self._output_type(ret, i, count))]
+            for i, out in enumerate(self.outputs)
+        }
+
+    def _output_type(self, ret: Any, i: int, count: int) -> Any:
+        if ret is inspect.Parameter.empty:
+            return ret
+        if self.is_generator:
+            # A generator's output is the list of what it yields: Iterator[T] -> list[T].
+            args = typing.get_args(ret)
+            return list[args[0]] if args else list  # type: ignore[valid-type]
+        if count == 1:
+            return ret
+        args = typing.get_args(ret)
+        return args[i] if typing.get_origin(ret) is tuple and len(args) == count else ret
+
+
+_NO_FUNCTION: Any = object()
+
 
 @overload
 def node(
@@ -74,14 +113,13 @@ def node(
 ) -> FunctionNode: ...
 @overload
 def node(
-    func: None = None,
-    output_name: str | tuple[str, ...] | None = None,
     *,
+    output_name: str | tuple[str, ...] | None = None,
     name: str | None = None,
     rename_inputs: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionNode]: ...
 def node(
-    func: Callable[..., Any] | None = None,
+    func: Callable[..., Any] = _NO_FUNCTION,
     output_name: str | tuple[str, ...] | None = None,
     *,
     name: str | None = None,
@@ -101,10 +139,21 @@ def node(
             f"How to fix: write @node(output_name={func!r})."
         )
     if func is None:
+        # Explicitly None (a variable that was meant to hold the function): without this
+        # check node() would return a decorator and the mistake would surface later.
+        shown = f", {output_name!r}" if output_name is not None else ""
+        raise NodeTypeError(
+            f"node() got None where the function belongs.\n"
+            f"How to fix: pass the function itself, node(func{shown}), or use "
+            f"@node(output_name=...) as a decorator."
+        )
+    if func is _NO_FUNCTION:
 
         def decorate(f: Callable[..., Any]) -> FunctionNode:
             return FunctionNode(f, name, output_name, rename_inputs=rename_inputs)
 
+        shown = "" if output_name is None else f"output_name={output_name!r}"
+        mark_decorator(decorate, f"node({shown})")
         return decorate
     return FunctionNode(func, name, output_name, rename_inputs=rename_inputs)
 

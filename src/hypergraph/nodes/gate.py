@@ -9,27 +9,48 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from .._introspect import mark_decorator, wrong_kind_message
 from .._names import quoted
-from ..errors import GraphConfigError, NodeOutputError
+from ..errors import GraphConfigError, NodeOutputError, NodeTypeError
 from .base import HyperNode
 from .function import FunctionNode
 
 
-class _End:
-    """The END sentinel: returned by a gate to stop that path. Compare with `is`."""
+class _End(str):
+    """The END sentinel: returned by a gate to stop that path. Compare with `is`.
 
+    It is a `str` (so a gate annotated `-> str` may return it, and it prints and
+    serialises as "END"), but it equals only itself: a gate returning the plain
+    string "END", or a node called END, is never mistaken for it.
+
+    >>> isinstance(END, str), str(END), END == "END"
+    (True, 'END', False)
+    """
+
+    __slots__ = ()
     _instance: _End | None = None
 
     def __new__(cls) -> _End:
         if cls._instance is None:
-            cls._instance = super().__new__(cls)
+            cls._instance = super().__new__(cls, "END")
         return cls._instance
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __ne__(self, other: object) -> bool:
+        return other is not self
+
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return "END"
 
+    def __str__(self) -> str:
+        return "END"
+
     def __reduce__(self) -> str:
-        return "END"  # pickles as the module-level singleton
+        return "END"  # pickles (and copies) as the module-level singleton
 
 
 END: Final = _End()
@@ -48,7 +69,7 @@ class GateNode(FunctionNode):
         super().__init__(func, name)
         if self.is_async or self.is_generator:
             mode = "an async" if self.is_async else "a generator"
-            raise GraphConfigError(
+            raise NodeTypeError(
                 f"{kind} '{self.name}' is {mode} function, but gates must be plain `def` "
                 "functions: they decide quickly and run before their targets.\n"
                 f"How to fix: do the slow work in a node before the gate, and make "
@@ -139,7 +160,7 @@ class IfElseNode(GateNode):
                 node=self.name,
             )
         target = self.when_true if result else self.when_false
-        return () if target is END else (target,)  # type: ignore[return-value]
+        return () if target is END else (target,)
 
 
 def route(
@@ -163,6 +184,7 @@ def route(
     def decorate(func: Callable[..., Any]) -> RouteNode:
         return RouteNode(func, targets, fallback=fallback, multi_target=multi_target, name=name)
 
+    mark_decorator(decorate, "route(targets=...)")
     return decorate
 
 
@@ -177,15 +199,31 @@ def ifelse(
     def decorate(func: Callable[..., Any]) -> IfElseNode:
         return IfElseNode(func, when_true, when_false, name=name)
 
+    mark_decorator(decorate, "ifelse(...)")
     return decorate
 
 
 def _target_names(targets: Iterable[Target | HyperNode], gate: str) -> tuple[Target, ...]:
-    if isinstance(targets, str | _End | HyperNode) or not isinstance(targets, Iterable):
+    if isinstance(targets, str | HyperNode) or not isinstance(targets, Iterable):
         targets = [targets]
     names: list[Target] = []
     for t in targets:
+        wrong_kind = wrong_kind_message(t, f"Gate '{gate}'")
+        if wrong_kind:
+            raise NodeTypeError(wrong_kind)
         name = t.name if isinstance(t, HyperNode) else t
+        if isinstance(name, str) and name is not END and name == "END":
+            # The plain string (or a node called END) would later be looked up as a
+            # node; the sentinel is the only way to say "stop this path".
+            what = "a node named 'END'" if isinstance(t, HyperNode) else "the string 'END'"
+            raise GraphConfigError(
+                f"Gate '{gate}' has {what} as a target, which is not the END constant.\n"
+                "A gate stops a path by returning END itself; 'END' as a name is reserved "
+                "for it.\n"
+                "How to fix: use the constant (from hypergraph import END) in targets, "
+                "fallback and return values"
+                + (", and rename the node." if isinstance(t, HyperNode) else ".")
+            )
         if not (name is END or (isinstance(name, str) and name)):
             raise GraphConfigError(
                 f"Gate '{gate}' has target {t!r}; a target is a node name (a string), "
@@ -199,5 +237,5 @@ def _target_names(targets: Iterable[Target | HyperNode], gate: str) -> tuple[Tar
 
 
 def _target_list(targets: tuple[Target, ...]) -> str:
-    names = quoted(t for t in targets if isinstance(t, str))
+    names = quoted(t for t in targets if t is not END)
     return names + (", END" if END in targets else "")

@@ -8,14 +8,15 @@ and event listeners.
 
 from __future__ import annotations
 
+import inspect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._introspect import needs_copy
 from .._names import quoted, suggest
 from ..errors import GraphConfigError, InputValueError
-from .base import HyperNode
+from .base import HyperNode, check_node_name
 
 if TYPE_CHECKING:
     from ..graph.graph import Graph
@@ -38,6 +39,7 @@ class GraphNode(HyperNode):
                 "A graph used as a node needs a name, and this graph has none.\n"
                 'How to fix: Graph([...], name="rag").as_node() or graph.as_node(name="rag").'
             )
+        check_node_name(name)
         self.graph = graph
         self.name = name
         spec = graph.inputs
@@ -77,6 +79,42 @@ class GraphNode(HyperNode):
         clone.map_mode = mode
         clone.map_errors = error_handling
         return clone
+
+    def input_types(self) -> dict[str, list[tuple[str, Any]]]:
+        """The annotations of the inner nodes that read each input, under their paths."""
+        inner = self._inner_ports(lambda n: n.input_types())
+        return {
+            outer: self._typed(inner.get(param, []), mapped=outer in self.map_params)
+            for outer, param in zip(self.inputs, self._params, strict=True)
+        }
+
+    def output_types(self) -> dict[str, list[tuple[str, Any]]]:
+        """The annotations of the inner nodes that write each output, under their paths."""
+        inner = self._inner_ports(lambda n: n.output_types())
+        return {
+            outer: self._typed(inner.get(name, []), mapped=bool(self.map_params), out=True)
+            for outer, name in zip(self.outputs, self.inner_outputs, strict=True)
+        }
+
+    def _inner_ports(
+        self, ports_of: Callable[[HyperNode], dict[str, list[tuple[str, Any]]]]
+    ) -> dict[str, list[tuple[str, Any]]]:
+        ports: dict[str, list[tuple[str, Any]]] = {}
+        for n in self.graph._plan.nodes:  # the nodes a run of the inner graph can run
+            for name, entries in ports_of(n).items():
+                ports.setdefault(name, []).extend(entries)
+        return ports
+
+    def _typed(
+        self, entries: list[tuple[str, Any]], *, mapped: bool, out: bool = False
+    ) -> list[tuple[str, Any]]:
+        result = []
+        for who, t in entries:
+            if mapped and t is not inspect.Parameter.empty:
+                # Mapped: the outer value is a sequence of items; each output a list.
+                t = list[t] if out else Sequence[t]  # type: ignore[valid-type]
+            result.append((f"{self.name}/{who}", t))
+        return result
 
     def _rename_inputs(self, changes: dict[str, str]) -> None:
         super()._rename_inputs(changes)
