@@ -110,7 +110,7 @@ def test_wire_form_of_errors_statuses_paths_and_end() -> None:
     assert events["NodeErrorEvent"]["error"]["type"] == "BrokenStr"
     assert "str() failed" in events["NodeErrorEvent"]["error"]["message"]
     assert events["NodeStartEvent"]["graph_path"] == ["outer", "inner"]
-    assert events["RouteDecisionEvent"]["decision"] is not None
+    assert events["RouteDecisionEvent"]["decision"] == "END"
 
 
 def test_events_of_a_real_run_serialise() -> None:
