@@ -4,8 +4,11 @@ from hypergraph.testing.llm_server import (
     STAND_IN_PREFIX,
     Gate,
     LLMServer,
+    Match,
     RecordedRequest,
     Script,
+    ScriptError,
+    ToolCall,
     split_tokens,
     stand_in_reply,
 )
@@ -14,8 +17,11 @@ __all__ = [
     "STAND_IN_PREFIX",
     "Gate",
     "LLMServer",
+    "Match",
     "RecordedRequest",
     "Script",
+    "ScriptError",
+    "ToolCall",
     "split_tokens",
     "stand_in_reply",
 ]

@@ -23,16 +23,28 @@ formats), ``handler`` (one HTTP exchange), ``httpd`` (the threaded HTTP server) 
 ``server`` (:class:`LLMServer`).
 """
 
-from .script import STAND_IN_PREFIX, Gate, Script, split_tokens, stand_in_reply
+from .request import RecordedRequest
+from .script import (
+    STAND_IN_PREFIX,
+    Gate,
+    Match,
+    Script,
+    ScriptError,
+    ToolCall,
+    split_tokens,
+    stand_in_reply,
+)
 from .server import LLMServer
-from .state import RecordedRequest
 
 __all__ = [
     "STAND_IN_PREFIX",
     "Gate",
     "LLMServer",
+    "Match",
     "RecordedRequest",
     "Script",
+    "ScriptError",
+    "ToolCall",
     "split_tokens",
     "stand_in_reply",
 ]
