@@ -1,7 +1,8 @@
 """One HTTP exchange with the stand-in server: read, record, route, answer, pace.
 
 The handler reads a request, records it, picks the dialect for its path and the
-script for its reply, then answers in one piece or streams it token by token,
+script for its reply, then answers in one piece or streams it step by step (text
+tokens, then tool-call argument pieces),
 honouring the script's delay, gate and failure mode. It notices a client that
 hangs up and a server that is closing, and reports both to :class:`LLMServer`.
 """
@@ -9,6 +10,7 @@ hangs up and a server that is closing, and reports both to :class:`LLMServer`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import select
 import socket
@@ -22,8 +24,9 @@ from .anthropic import Anthropic
 from .dialect import Dialect, openai_error
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
+from .request import RecordedRequest
 from .script import Gate, Script
-from .state import CounterName, RecordedRequest
+from .state import CounterName
 
 if TYPE_CHECKING:
     from .httpd import HTTPServer
@@ -113,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {key.lower(): value for key, value in self.headers.items()}
-        owner._record(RecordedRequest("POST", split.path, split.query, headers, body))
+        request = RecordedRequest("POST", split.path, split.query, headers, body)
+        owner._record(request)
 
         dialect_type = _DIALECTS.get(split.path.rstrip("/"))
         if dialect_type is None:
@@ -125,9 +129,23 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(400, error, dialect_type.request_id_header, "")
             return
 
-        script = owner._next_script()
+        try:
+            script = owner._take_script(request)
+        except Exception as broken:
+            # A test's own match predicate broke: say so to the client instead of
+            # letting the handler thread die and the client see a dropped connection.
+            message = (
+                f"stand-in server: the match predicate of a queued Script raised {broken!r}. "
+                "How to fix: make the predicate return True or False for every request."
+            )
+            payload = dialect_type.error_body(500, message)
+            self._send_json(500, payload, dialect_type.request_id_header, "")
+            return
         reply = dialect_type(
-            body, script.reply_tokens(dialect_type.user_text(body)), owner._serial()
+            body,
+            script.reply_tokens(dialect_type.user_text(body)),
+            tuple(script.tool_calls),
+            owner._serial(),
         )
         if script.http_error is not None:
             status, message = script.http_error
@@ -156,7 +174,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reply(self, owner: LLMServer, script: Script, reply: Dialect) -> None:
         # Not streaming: "generate" with the same pacing, then answer in one piece.
-        for index in range(len(reply.tokens[: script.cut])):
+        steps = reply.pieces if script.cut is None else min(reply.pieces, script.cut)
+        for index in range(steps):
             self._await_turn(owner, script, index)
         self._check_client()
         if script.drop_after is not None:
@@ -185,13 +204,16 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for event in reply.head():
                 self._write_chunk(event)
-            for index, token in enumerate(reply.tokens[: script.cut]):
+            # islice stops before making step cut + 1, so its events are never sent.
+            for index, step in enumerate(itertools.islice(reply.steps(), script.cut)):
                 self._await_turn(owner, script, index)
+                for event in step.framing:
+                    self._write_chunk(event)
                 # Counted before the write, so a consumer holding token k can rely on
                 # tokens_sent >= k; a failed write takes the count back.
                 owner._count("tokens")
                 try:
-                    self._write_chunk(reply.token(token))
+                    self._write_chunk(step.event)
                 except _Stop:
                     owner._count("tokens", -1)
                     raise

@@ -1,8 +1,9 @@
 """The threaded HTTP server under :class:`LLMServer`: one thread per connection, all joined.
 
-It differs from :class:`http.server.ThreadingHTTPServer` in three ways: it tracks
+It differs from :class:`http.server.ThreadingHTTPServer` in four ways: it tracks
 its handler threads so that closing joins them, it skips the DNS lookup on bind,
-and it stays quiet when a client hangs up.
+it stays quiet when a client hangs up, and its listen backlog holds many clients
+that connect at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a test starts a
+    # few dozen clients at once: one thread accepts, and each accept starts a thread.
+    # The kernel caps this at net.core.somaxconn and allocates nothing up front.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], owner: LLMServer) -> None:
         self.owner = owner

@@ -32,19 +32,38 @@ class ChatCompletions(Dialect):
     def _usage(self) -> dict[str, int]:
         return {
             "prompt_tokens": self.input_tokens,
-            "completion_tokens": len(self.tokens),
-            "total_tokens": self.input_tokens + len(self.tokens),
+            "completion_tokens": self.pieces,
+            "total_tokens": self.input_tokens + self.pieces,
         }
 
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_calls else "stop"
+
     def head(self) -> list[bytes]:
-        # Like the live API: the role arrives in its own chunk with empty content.
-        return [self._delta({"role": "assistant", "content": "", "refusal": None})]
+        # Like the live API: the role arrives in its own chunk, content "" for a text
+        # reply and null for a reply that only calls tools.
+        content = "" if self.has_text else None
+        return [self._delta({"role": "assistant", "content": content, "refusal": None})]
 
     def token(self, text: str) -> bytes:
         return self._delta({"content": text})
 
+    def open_call(self, index: int) -> list[bytes]:
+        # The first delta of a call carries its id and name; the rest only argument text.
+        call = {
+            "index": index,
+            "id": self.call_ids[index],
+            "type": "function",
+            "function": {"name": self.tool_calls[index].name, "arguments": ""},
+        }
+        return [self._delta({"tool_calls": [call]})]
+
+    def argument(self, index: int, piece: str) -> bytes:
+        return self._delta({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+
     def tail(self) -> list[bytes]:
-        events = [self._delta({}, "stop")]
+        events = [self._delta({}, self.finish_reason)]
         options = self.body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
             events.append(self._chunk([], usage=self._usage()))
@@ -56,6 +75,21 @@ class ChatCompletions(Dialect):
         return sse(openai_error(500, message))
 
     def complete(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": self.text if self.has_text else None,
+            "refusal": None,
+            "annotations": [],
+        }
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_json},
+                }
+                for call_id, call in zip(self.call_ids, self.tool_calls, strict=True)
+            ]
         return {
             "id": self.completion_id,
             "object": "chat.completion",
@@ -65,14 +99,9 @@ class ChatCompletions(Dialect):
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": self.text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
+                    "message": message,
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": self.finish_reason,
                 }
             ],
             "usage": self._usage(),

@@ -15,20 +15,45 @@ from types import TracebackType
 from typing import Any
 
 from .httpd import HTTPServer
-from .script import Script
-from .state import CounterName, RecordedRequest, State
+from .request import RecordedRequest
+from .script import Script, ScriptError
+from .state import CounterName, State
 
 
 class LLMServer:
     """A stand-in Anthropic/OpenAI endpoint on 127.0.0.1, served from a background thread.
 
     ``with LLMServer() as server:`` starts it on a free port and closes it
-    (joining every thread it started) on exit. Point clients at
-    :attr:`anthropic_base_url` / :attr:`openai_base_url`.
+    (joining every thread it started) on exit. Point the real SDK clients at
+    :attr:`anthropic_base_url` / :attr:`openai_base_url` (any API key will do).
+
+    Each request gets the first queued :class:`Script` whose ``match`` accepts it,
+    else the oldest queued script without ``match``, else :attr:`default_script`
+    (a labelled echo unless configured). Everything the server saw is in
+    :attr:`requests`.
+
+    Example:
+
+    >>> import openai
+    >>> from hypergraph.testing import LLMServer, Script, ToolCall
+    >>> with LLMServer() as server, openai.OpenAI(
+    ...     base_url=server.openai_base_url, api_key="test"
+    ... ) as client:
+    ...     server.enqueue(
+    ...         Script(tool_calls=[ToolCall("get_weather", {"city": "Paris"})], match="Paris"),
+    ...         Script(text="Sunny, 21 °C.", match="Paris"),
+    ...     )
+    ...     ask = [{"role": "user", "content": "Weather in Paris?"}]
+    ...     call = client.chat.completions.create(model="any", messages=ask)
+    ...     call.choices[0].message.tool_calls[0].function.arguments
+    ...     answer = client.chat.completions.create(model="any", messages=ask)
+    ...     answer.choices[0].message.content
+    '{"city": "Paris"}'
+    'Sunny, 21 °C.'
     """
 
     def __init__(self, default: Script | None = None, *, host: str = "127.0.0.1") -> None:
-        self.default_script: Script = default if default is not None else Script()
+        self.default_script: Script = _default(default if default is not None else Script())
         """Used when the queue is empty; replace it or use :meth:`configure`."""
         self.client_disconnected = threading.Event()
         """Set when a client goes away before its reply was finished."""
@@ -122,13 +147,36 @@ class LLMServer:
         """
         if script is not None and fields:
             raise TypeError("pass a Script or keyword fields, not both")
-        self.default_script = script if script is not None else Script(**fields)
+        self.default_script = _default(script if script is not None else Script(**fields))
         return self.default_script
 
     def enqueue(self, *scripts: Script) -> None:
-        """Queue scripts for the next requests, one each, before the default applies again."""
+        """Queue scripts, each to answer one request, before the default applies again.
+
+        Scripts without ``match`` answer requests in arrival order. A script with
+        ``match`` waits for a request it matches, so one lost request cannot shift
+        the replies meant for the others: ``enqueue(Script(text="A", match="first
+        question"), Script(text="B", match="second question"))`` answers each
+        question with its own reply, whatever order they arrive in.
+        """
+        for script in scripts:
+            if not isinstance(script, Script):
+                raise ScriptError(
+                    f"enqueue() got {script!r}, which is not a Script. "
+                    'How to fix: server.enqueue(Script(text="..."), ...).'
+                )
         with self._lock:
             self._state.queue.extend(scripts)
+
+    @property
+    def pending_scripts(self) -> list[Script]:
+        """Queued scripts that have not answered a request yet, oldest first (a copy).
+
+        ``assert server.pending_scripts == []`` at the end of a test checks that every
+        scripted reply was used.
+        """
+        with self._lock:
+            return list(self._state.queue)
 
     def reset(self) -> None:
         """Forget requests, queued scripts, counters and signals; restore the default script."""
@@ -225,9 +273,21 @@ class LLMServer:
             self._state.requests.append(request)
             self._changed.notify_all()
 
-    def _next_script(self) -> Script:
+    def _take_script(self, request: RecordedRequest) -> Script:
         with self._lock:
-            return self._state.queue.popleft() if self._state.queue else self.default_script
+            queue = self._state.queue
+            # A script that names its request wins over the in-order ones, so a
+            # lost or reordered request never shifts the replies meant for others.
+            keyed = (i for i, s in enumerate(queue) if s.match is not None and s.answers(request))
+            in_order = (i for i, s in enumerate(queue) if s.match is None)
+            index = next(keyed, None)
+            if index is None:
+                index = next(in_order, None)
+            if index is None:
+                return self.default_script
+            script = queue[index]
+            del queue[index]
+            return script
 
     def _serial(self) -> int:
         with self._lock:
@@ -255,3 +315,12 @@ class LLMServer:
     def _unregister(self, connection: socket.socket) -> None:
         with self._lock:
             self._connections.discard(connection)
+
+
+def _default(script: Script) -> Script:
+    if script.match is not None:
+        raise ScriptError(
+            "The default script got match=, but it answers every request no queued "
+            "script answers. How to fix: pass the script to server.enqueue(...) instead."
+        )
+    return script

@@ -8,27 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from .request import RecordedRequest
 from .script import Script
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: Any
-    """The parsed JSON body (``None`` if it was not JSON)."""
-
-    @property
-    def stream(self) -> bool:
-        """Whether the client asked for a streaming reply."""
-        return isinstance(self.body, dict) and self.body.get("stream") is True
-
 
 CounterName = Literal[
     "started", "tokens", "gate_waits", "completed", "aborted", "failed", "dropped", "interrupted"
@@ -51,6 +34,7 @@ class Counters:
 class State:
     requests: list[RecordedRequest] = field(default_factory=list)
     queue: deque[Script] = field(default_factory=deque)
+    """Scripts not used yet, oldest first (matching and in-order ones together)."""
     counters: Counters = field(default_factory=Counters)
     in_flight: int = 0
     serial: int = 0
