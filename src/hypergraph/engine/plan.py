@@ -158,6 +158,7 @@ class Plan:
             for n in nodes
             if n.is_async and (code := getattr(getattr(n, "func", None), "__code__", None))
         }
+        self.no_plain = [False] * count  # for runs whose every node takes the general path
         self._orders: dict[tuple[int, frozenset[str]], CycleOrder] = {}
         self.seeds = self._seed_names()
 

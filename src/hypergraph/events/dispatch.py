@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     import asyncio
 
 
-def _log_failure(processor: object, what: str) -> None:
+def _scope_of(processor: object) -> Any:
+    return getattr(processor, "node_scope", None)
+
+
+def log_failure(processor: object, what: str) -> None:
     """Log a processor's exception (logging loads on the first failure, not at import)."""
     import logging
 
@@ -42,6 +46,9 @@ class Dispatcher:
                     "object an on_event method."
                 )
             (self.async_ if inspect.iscoroutinefunction(handler) else self.sync).append(p)
+        # Processors that also wrap each node's execution (tracing: the node's span is the
+        # current one while its code runs, so SDK spans inside it become its children).
+        self.scopes = [p for p in (*self.sync, *self.async_) if callable(_scope_of(p))]
         self._queue: asyncio.Queue[BaseEvent | None] | None = None
         self._pump: asyncio.Task[None] | None = None
 
@@ -53,7 +60,7 @@ class Dispatcher:
             try:
                 p.on_event(event)
             except Exception:
-                _log_failure(p, f"on {type(event).__name__}")
+                log_failure(p, f"on {type(event).__name__}")
         if self.async_:
             if self._queue is None:
                 import asyncio  # only async processors need it: keep `import hypergraph` light
@@ -68,7 +75,7 @@ class Dispatcher:
                 try:
                     await p.on_event(event)
                 except Exception:
-                    _log_failure(p, f"on {type(event).__name__}")
+                    log_failure(p, f"on {type(event).__name__}")
 
     def shutdown(self) -> None:
         for p in self.sync:
@@ -98,7 +105,7 @@ class Dispatcher:
                 try:
                     await closer()
                 except Exception:
-                    _log_failure(p, "to shut down")
+                    log_failure(p, "to shut down")
 
 
 def _log_dropped(count: int) -> None:
@@ -115,7 +122,7 @@ def _quietly(fn: Any, p: object) -> None:
     try:
         fn()
     except Exception:
-        _log_failure(p, "in shutdown()")
+        log_failure(p, "in shutdown()")
 
 
 _NOBODY = Dispatcher(())

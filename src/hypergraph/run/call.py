@@ -14,26 +14,43 @@ thread and by AsyncRunner in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
+from ..events.dispatch import log_failure
+
 if TYPE_CHECKING:
-    from ..events.types import StreamingChunkEvent
+    from ..events.types import NodeStartEvent, StreamingChunkEvent
     from .execution import Control, Execution
 
 
 class NodeCall:
     """The state of one execution of node `i` of `ex`, from its start to its outcome."""
 
-    __slots__ = ("chunks", "ex", "i", "make", "node")
+    __slots__ = ("chunks", "ex", "i", "make", "node", "scopes")
 
     def __init__(self, ex: Execution, i: int) -> None:
         self.ex = ex
         self.i = i
         self.node = ex.nodes[i]
         self.chunks: list[Any] = []
+        self.scopes: ExitStack | None = None
         if ex.events:  # the chunk events share the execution's span: it must exist first
-            ex.emit(ex.node_start_event(i))
+            start = ex.node_start_event(i)
+            ex.emit(start)
+            if ex.dispatcher.scopes:
+                self.scopes = _enter_scopes(ex, start)
         self.make = ex.chunk_maker(i) if ex.events else None
+
+    def close(self) -> None:
+        """Leave the processors' scopes (in the context that entered them): always called
+        once the execution is over, however it ended."""
+        if self.scopes is not None:
+            scopes, self.scopes = self.scopes, None
+            try:
+                scopes.close()
+            except Exception:
+                log_failure(scopes, "leaving a node scope")
 
     def args(self, send: Callable[[Any], None]) -> dict[str, Any]:
         """The function's keyword arguments; `ctx.stream(chunk)` calls `send(chunk)`."""
@@ -57,6 +74,17 @@ class NodeCall:
     def stopped(self) -> list[int]:
         """Closed before it finished (stop, or the consumer left): keep what it streamed."""
         return self.ex.stopped(self.i, self.chunks)
+
+
+def _enter_scopes(ex: Execution, start: NodeStartEvent) -> ExitStack:
+    """Enter each processor's `node_scope(start_event)`; one that fails is logged and skipped."""
+    stack = ExitStack()
+    for processor in ex.dispatcher.scopes:
+        try:
+            stack.enter_context(processor.node_scope(start))
+        except Exception:
+            log_failure(processor, "entering a node scope")
+    return stack
 
 
 def drain(gen: Iterator[Any], send: Callable[[Any], None], control: Control) -> bool:

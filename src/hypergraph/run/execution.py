@@ -130,7 +130,9 @@ class Execution:
         self.nodes = plan.nodes
         self.context_params = plan.context_params
         self.single_output = plan.single_output
-        self.plain = plan.plain
+        # Processors that wrap node executions (node_scope) need every node to take the
+        # NodeCall path, where the wrapping happens; the fast path stays wrapper-free.
+        self.plain = plan.plain if not dispatcher.scopes else plan.no_plain
         start = {**graph.inputs.bound, **values} if checked else graph._start_values(values)
         self.sched = Scheduler(plan, start, options.max_iterations)
         self.inputs_for = self.sched.inputs_for  # the runners' fast path: one lookup less

@@ -147,6 +147,8 @@ class _Drive:
             return call.finish(nesting.outputs(node, runs))
         except Exception as exc:
             return call.fail(exc)
+        finally:
+            call.close()
 
     async def execute(self, i: int) -> list[int]:
         ex = self.ex
@@ -171,6 +173,12 @@ class _Drive:
 
     async def execute_call(self, call: NodeCall) -> list[int]:
         """A node that streams or takes a NodeContext: its one execution, to its outcome."""
+        try:
+            return await self._execute_call(call)
+        finally:
+            call.close()
+
+    async def _execute_call(self, call: NodeCall) -> list[int]:
         node = call.node
         func = node.func  # type: ignore[attr-defined]
         try:
@@ -208,8 +216,7 @@ class _Drive:
         except ConsumerGone:  # the consumer left while this node was streaming
             return call.stopped()
         except asyncio.CancelledError:
-            if call.chunks:
-                self.ex.keep_partial(call.i, call.chunks)
+            call.stopped()  # the run is being cancelled: this execution ends here
             raise
         return call.finish(result)
 

@@ -284,8 +284,16 @@ def _execute(ex: Execution, i: int) -> list[int]:
             return ex.fail(i, exc)
         return ex.finish(i, result)
     call = NodeCall(ex, i)
-    if isinstance(node, GraphNode):
-        return _graph_node(call)
+    try:
+        return _graph_node(call) if isinstance(node, GraphNode) else _execute_call(call)
+    finally:
+        call.close()
+
+
+def _execute_call(call: NodeCall) -> list[int]:
+    """A node that streams or takes a NodeContext: its one execution, to its outcome."""
+    ex = call.ex
+    node = call.node
     control = ex.control
 
     def send(chunk: Any) -> None:
