@@ -16,6 +16,7 @@ import decimal
 import enum
 import functools
 import http
+import importlib
 import io
 import json
 import math
@@ -27,12 +28,17 @@ import textwrap
 import threading
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from hypergraph.durable import Unfingerprintable, call_key, definition_key, fingerprint
 from hypergraph.errors import HypergraphError
+
+# The module (the package's `fingerprint` attribute is the function of that name).
+fp = importlib.import_module("hypergraph.durable.fingerprint")
 
 
 def distinct(values: list[Any]) -> None:
@@ -204,6 +210,15 @@ def test_arrays_with_the_same_bytes_but_another_dtype_or_shape_differ() -> None:
     assert fingerprint(int32) == fingerprint(FakeArray(bytes(24), FakeDtype("int32", "<i4"), (6,)))
 
 
+def test_an_array_whose_bytes_cannot_be_read_is_refused() -> None:
+    class Broken(FakeArray):
+        def tobytes(self) -> bytes:
+            raise MemoryError("too big")
+
+    with pytest.raises(Unfingerprintable, match="reading it as an array failed"):
+        fingerprint([Broken(b"", FakeDtype("int8", "|i1"), (0,))])
+
+
 def test_numpy_arrays_are_keyed_by_dtype_shape_and_content() -> None:
     np = pytest.importorskip(
         "numpy", reason="numpy is not in the test extra; FakeArray covers the same code path"
@@ -279,6 +294,11 @@ class Opaque:
         return "Opaque()"  # the same for every instance: repr() would collide
 
 
+class FakeModelThatFails:
+    def model_dump(self) -> dict[str, Any]:
+        raise RuntimeError("not dumpable")
+
+
 def stream() -> Any:
     yield 1
 
@@ -292,6 +312,8 @@ def stream() -> Any:
         pytest.param(io.BytesIO(b"x"), id="open-file"),
         pytest.param(Point, id="user-class"),
         pytest.param(object(), id="bare-object"),
+        pytest.param(mock.MagicMock(), id="mock-that-has-every-attribute"),
+        pytest.param(FakeModelThatFails(), id="model-dump-that-raises"),
     ],
 )
 def test_values_without_a_stable_value_are_refused_not_guessed(value: Any) -> None:
@@ -430,6 +452,59 @@ def test_a_client_the_function_reads_counts_by_its_type_only() -> None:
     second = load(uses_client, CLIENT=threading.Lock())
     assert definition_key(first) == definition_key(second)
     assert definition_key(first) != definition_key(load(uses_client, CLIENT=threading.Event()))
+
+
+LIBRARY = """
+STATE = {"calls": 0}
+
+def helper(x):
+    STATE["calls"] += 1
+    return x
+
+def retry(func):
+    def wrapper(*args):
+        return func(*args)
+    return wrapper
+"""
+
+
+def test_installed_libraries_are_not_walked_through_their_module_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = tmp_path / "lib_pkg.py"
+    library.write_text(LIBRARY)
+    namespace: dict[str, Any] = {"__name__": "lib_pkg"}
+    exec(compile(LIBRARY, str(library), "exec"), namespace)
+    caller = load("def run(x):\n    return helper(x)\n", helper=namespace["helper"])
+
+    before = definition_key(caller)
+    namespace["helper"](1)  # user code's globals count: its state is part of its key
+    assert definition_key(caller) != before
+
+    monkeypatch.setattr(fp, "_is_library", lambda filename: filename == str(library))
+    before = definition_key(caller)
+    namespace["helper"](1)  # a library's caches and counters must not churn the key
+    assert definition_key(caller) == before
+
+
+def test_a_library_decorator_keeps_the_decorated_functions_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = tmp_path / "lib_pkg.py"
+    namespace: dict[str, Any] = {"__name__": "lib_pkg"}
+    exec(compile(LIBRARY, str(library), "exec"), namespace)
+    monkeypatch.setattr(fp, "_is_library", lambda filename: filename == str(library))
+    first = namespace["retry"](load(SUMMARIZE))
+    second = namespace["retry"](load(SUMMARIZE.replace("50", "5")))
+    assert first.__code__ is second.__code__
+    assert definition_key(first) != definition_key(second)
+
+
+def test_functools_wrappers_are_keyed_by_what_they_wrap() -> None:
+    first = functools.lru_cache(load(SUMMARIZE))
+    second = functools.lru_cache(load(SUMMARIZE.replace("50", "5")))
+    assert definition_key(first) != definition_key(second)
+    assert definition_key(first) == definition_key(functools.lru_cache(load(SUMMARIZE)))
 
 
 def test_recursive_functions_have_a_finite_key() -> None:

@@ -21,6 +21,7 @@ import enum
 import functools
 import hashlib
 import math
+import os
 import struct
 import sys
 import types
@@ -138,6 +139,7 @@ def _callable_name(func: object) -> str:
 
 
 _u64 = struct.Struct(">Q").pack
+_ONLY_STR = {str}
 
 
 _GENERIC_REASON = (
@@ -167,7 +169,7 @@ class _Encoder:
 
     def text(self, s: str) -> None:
         data = s.encode("utf-8", "surrogatepass")
-        self.h.update(b"S" + _u64(len(data)) + data) if len(data) < 4096 else self.blob(b"S", data)
+        self.h.update(b"S" + _u64(len(data)) + data)  # the hot path: one call
 
     def count(self, n: int) -> None:
         self.h.update(_u64(n))
@@ -191,7 +193,12 @@ class _Encoder:
     # -- values -----------------------------------------------------------------------
 
     def feed(self, value: object) -> None:
-        encode = _EXACT.get(type(value))
+        cls = type(value)
+        if cls is str:  # most leaves of LLM inputs: skip the dispatch
+            data = value.encode("utf-8", "surrogatepass")  # type: ignore[attr-defined]
+            self.h.update(b"S" + _u64(len(data)) + data)
+            return
+        encode = _EXACT.get(cls)
         if encode is not None:
             encode(self, value)
         else:
@@ -243,12 +250,16 @@ class _Encoder:
         if not self.enter(value):
             return
         try:
-            if all(type(k) is str for k in value):
+            if not value or set(map(type, value)) == _ONLY_STR:
                 # The common case streams in key order; other keys sort by digest.
                 self.h.update(b"d" + _u64(len(value)))
                 for key in sorted(value):
                     self.text(key)
-                    self.field(f"[{key!r}]", value[key])
+                    try:
+                        self.feed(value[key])
+                    except _Refused as refusal:
+                        refusal.segments.append(f"[{key!r}]")
+                        raise
             else:
                 pairs = []
                 for key, item in value.items():
@@ -342,6 +353,16 @@ class _Encoder:
 
     def array(self, value: Any) -> None:
         """Duck-typed arrays (numpy and kin): type, dtype, shape and raw bytes."""
+        try:
+            self.array_parts(value)
+        except _Refused:
+            raise
+        except Exception as exc:
+            raise _Refused(
+                _type_name(type(value)), f"reading it as an array failed ({type(exc).__name__})"
+            ) from None
+
+    def array_parts(self, value: Any) -> None:
         dtype = value.dtype
         self.h.update(b"n")
         self.text(_type_name(type(value)))
@@ -417,6 +438,14 @@ class _Encoder:
             )
         elif isinstance(_inherited_call(func), types.FunctionType):
             self.instance(func)
+        elif callable(getattr(func, "__wrapped__", None)):  # functools.lru_cache and kin
+            self.h.update(b"w")
+            self.text(_type_name(type(func)))
+            try:
+                self.callable(func.__wrapped__)
+            except _Refused as refusal:
+                refusal.segments.append(".__wrapped__")
+                raise
         else:
             raise _Refused(_type_name(type(func)), "a callable whose definition cannot be read")
 
@@ -464,11 +493,15 @@ class _Encoder:
                     self.h.update(b"0")
                 else:
                     self.env(contents)
-            names = sorted(n for n in _global_names(code) if n in func.__globals__)
-            self.count(len(names))
-            for name in names:
+            # Installed libraries are not walked through their module globals: they do
+            # not change while a user iterates, and their module-level caches and
+            # registries would make the key change from one call to the next.
+            scope = {} if _is_library(code.co_filename) else func.__globals__
+            seen = [(n, scope[n]) for n in sorted(_global_names(code)) if n in scope]
+            self.count(len(seen))
+            for name, value in seen:
                 self.text(name)
-                self.env(func.__globals__[name])
+                self.env(value)
         finally:
             del self.active[id(func)]
 
@@ -505,6 +538,24 @@ def _inherited_call(func: object) -> Any:
     return None
 
 
+@functools.cache
+def _is_library(filename: str) -> bool:
+    """True for source files of the standard library and installed (not editable) packages."""
+    return os.path.realpath(filename).startswith(_library_roots())
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    roots.add(site.getusersitepackages())
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots)
+
+
 def _global_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
@@ -519,11 +570,13 @@ def _slot_names(klass: type) -> tuple[str, ...]:
 
 
 def _is_array(value: object) -> bool:
-    return (
-        hasattr(value, "dtype")
-        and hasattr(value, "shape")
-        and callable(getattr(type(value), "tobytes", None))
-    )
+    # tobytes is looked up on the class, so a Mock (every attribute exists) is no array.
+    if not callable(getattr(type(value), "tobytes", None)):
+        return False
+    try:
+        return hasattr(value, "dtype") and hasattr(value, "shape")
+    except Exception:  # a property that fails: not something we can read
+        return False
 
 
 def _builtin_base(cls: type) -> type | None:
