@@ -446,12 +446,16 @@ def test_editing_a_helper_the_function_calls_changes_its_key() -> None:
     assert definition_key(load(caller)) != definition_key(load(edited))
 
 
-def test_a_client_the_function_reads_counts_by_its_type_only() -> None:
+def test_a_client_the_function_reads_or_defaults_to_counts_by_its_type_only() -> None:
     uses_client = "def ask(q):\n    return CLIENT.send(q)\n"
     first = load(uses_client, CLIENT=threading.Lock())
     second = load(uses_client, CLIENT=threading.Lock())
     assert definition_key(first) == definition_key(second)
     assert definition_key(first) != definition_key(load(uses_client, CLIENT=threading.Event()))
+    with_default = "def ask(q, client=CLIENT):\n    return client.send(q)\n"
+    assert definition_key(load(with_default, CLIENT=threading.Lock())) == definition_key(
+        load(with_default, CLIENT=threading.Lock())
+    )
 
 
 LIBRARY = """

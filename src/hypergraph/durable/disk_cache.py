@@ -16,12 +16,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cache import CacheEntry, dump_entry, load_entry
 from .errors import CacheStoreError
-from .file_safety import prepare_private_file
 
 if TYPE_CHECKING:
     import sqlite3
@@ -51,13 +49,15 @@ class DiskCache:
     The file is created with mode 0o600; a file or directory another user can write
     is refused (`InsecureCacheFileError`), since entries are pickled.
 
-    >>> cache = DiskCache(Path.home() / ".cache" / "hypergraph" / "cache.sqlite")
+    >>> cache = DiskCache("~/.cache/hypergraph/cache.sqlite")
     >>> cache.put("k", CacheEntry("Hello", chunks=("Hel", "lo")))
     >>> cache.get("k").chunks
     ('Hel', 'lo')
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        from pathlib import Path  # pathlib and sqlite3 load with the first DiskCache
+
         given = Path(os.fspath(path)).expanduser()
         if given.is_dir():
             raise CacheStoreError(
@@ -135,6 +135,8 @@ class DiskCache:
 
     def _connect(self) -> sqlite3.Connection:
         import sqlite3  # only a disk cache needs it: keep importing hypergraph light
+
+        from .file_safety import prepare_private_file
 
         prepare_private_file(self.path)
         try:
