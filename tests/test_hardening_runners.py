@@ -98,15 +98,17 @@ def test_a_base_exception_in_a_node_reaches_the_async_iter_consumer(kind: str) -
 
 
 def test_a_node_raising_cancelled_error_itself_ends_the_run_instead_of_hanging() -> None:
-    async def main() -> asyncio.Task[Any]:
+    async def main() -> tuple[bool, bool, int]:
         task = asyncio.ensure_future(
             AsyncRunner().run(Graph([_raising("async def", asyncio.CancelledError())]), x=1)
         )
         await asyncio.wait([task], timeout=5)
-        return task
+        left = len(asyncio.all_tasks()) - 1
+        return task.done(), task.done() and task.cancelled(), left
 
-    task = run_async(main())
-    assert task.done()
+    done, cancelled, left = run_async(main())
+    assert done and cancelled  # the node's CancelledError reached the caller
+    assert left == 0
 
 
 # -- 2 and 21. Defaults that cannot be deep-copied ---------------------------------------
@@ -226,9 +228,10 @@ def test_stop_from_another_thread_wakes_the_loop_at_once() -> None:
     @node(output_name="text")
     async def wait_for_stop(prompt: str, ctx: NodeContext) -> str:
         ctx.stream("started")
-        while not ctx.stop_requested:
-            await asyncio.sleep(0.5)  # the node's own polling pace; the test waits on events
-        return "stopped"
+        # Nothing here wakes the loop: only the stop handed over from the other thread can
+        # make the StopRequestedEvent reach the consumer, which then leaves (cancelling us).
+        await asyncio.Event().wait()
+        return "never"
 
     async def main() -> list[str]:
         kinds: list[str] = []
@@ -236,7 +239,11 @@ def test_stop_from_another_thread_wakes_the_loop_at_once() -> None:
             async for event in run:
                 kinds.append(event.kind)
                 if isinstance(event, StreamingChunkEvent):
-                    threading.Thread(target=run.stop).start()
+                    # The other thread stops the run once we are waiting for the next
+                    # event: the gate opens on the loop's next turn, after we suspended.
+                    gate = threading.Event()
+                    threading.Thread(target=lambda: (gate.wait(5), run.stop())).start()
+                    asyncio.get_running_loop().call_soon(gate.set)
                 if isinstance(event, StopRequestedEvent):
                     break
         return kinds

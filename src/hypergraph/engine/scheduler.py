@@ -6,6 +6,12 @@ reports each outcome with `finish`, `finish_gate` or `fail`, which return the no
 that became ready as a result. Both runners drive this one class, so they cannot
 disagree about semantics.
 
+Its state can be saved and restored: `snapshot()` copies it, `Scheduler.restore` makes a
+scheduler that continues from a snapshot, and `Scheduler.replay` rebuilds one from the
+log of completions a run was given (what a checkpoint stores). `suspend` is the
+outcome of a node that asked a human and waits for the answer: like a failure it
+writes nothing and what needs its outputs does not run, but the run is not failed.
+
 The rules, in the terms used below:
 - A node is *pending* while it is due to run: it never ran, or (not gate-controlled)
   another node wrote one of its inputs since it last ran, or (gate-controlled) a gate
@@ -21,6 +27,7 @@ The rules, in the terms used below:
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from .._introspect import fresh_copy
@@ -28,6 +35,27 @@ from ..errors import InfiniteLoopError
 from .plan import CycleOrder, Plan
 
 _RESOLVE, _RECHECK = 0, 1
+
+# The per-node and per-unit lists that make up a scheduler's state.
+_LIST_STATE = (
+    "pending", "busy", "wave", "rerun", "chosen", "runs", "ext_count",
+    "unit_pending", "unit_done", "suspended",
+)  # fmt: skip
+
+Completion = tuple[str, int, Any]
+"""One logged outcome: ("finish", i, outputs), ("gate", i, targets), ("fail", i, None) or
+("suspend", i, None)."""
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """A saved scheduler state (see `Scheduler.snapshot`)."""
+
+    values: dict[str, Any]
+    lists: dict[str, list[Any]]
+    failed_outputs: frozenset[str]
+    orders: dict[int, CycleOrder]
+    max_iterations: int
 
 
 class Scheduler:
@@ -51,6 +79,7 @@ class Scheduler:
         self.orders: dict[int, CycleOrder] = {
             u: plan.cycle_order(u, values) for u in plan.cycle_units
         }
+        self.suspended: list[int] = []
         self._work: deque[tuple[int, int]] = deque()
         self._ready: list[int] = []
 
@@ -118,6 +147,75 @@ class Scheduler:
         self.failed_outputs.update(self.plan.nodes[i].outputs)
         self._leave(i)
         return self._drain()
+
+    def suspend(self, i: int) -> list[int]:
+        """Node `i` waits for an answer from outside: it writes nothing now, and nodes that
+        need its outputs do not run in this run; the run resumes with the answer given."""
+        self.suspended.append(i)
+        self.busy[i] = False
+        self.rerun[i] = -1
+        self.failed_outputs.update(self.plan.nodes[i].outputs)
+        self._leave(i)
+        return self._drain()
+
+    # -- saving and restoring ---------------------------------------------------------
+
+    def snapshot(self) -> SchedulerState:
+        """A copy of the state, taken between two calls (values are copied shallowly)."""
+        return SchedulerState(
+            values=dict(self.values),
+            lists={name: list(getattr(self, name)) for name in _LIST_STATE},
+            failed_outputs=frozenset(self.failed_outputs),
+            orders=dict(self.orders),
+            max_iterations=self.max_iterations,
+        )
+
+    @classmethod
+    def restore(cls, plan: Plan, state: SchedulerState) -> Scheduler:
+        """A scheduler that continues from `state`; nodes that were busy when it was taken
+        are busy again (`busy_nodes()` lists them, for the runner to execute)."""
+        sched = cls.__new__(cls)
+        sched.plan = plan
+        sched.values = dict(state.values)
+        sched.max_iterations = state.max_iterations
+        for name, value in state.lists.items():
+            setattr(sched, name, list(value))
+        sched.failed_outputs = set(state.failed_outputs)
+        sched.orders = dict(state.orders)
+        sched._work = deque()
+        sched._ready = []
+        return sched
+
+    @classmethod
+    def replay(
+        cls, plan: Plan, values: dict[str, Any], max_iterations: int, log: list[Completion]
+    ) -> Scheduler:
+        """Rebuild a run's state from its start values and the completions it was given, in
+        order. Each logged node must be busy when its completion is replayed (as it was in
+        the run); what is busy afterwards ran when the log ended and must run again."""
+        sched = cls(plan, values, max_iterations)
+        sched.start()
+        for kind, i, payload in log:
+            if not sched.busy[i]:
+                raise ValueError(
+                    f"The log does not fit the plan: node {plan.nodes[i].name!r} completes "
+                    "but was not running at that point."
+                )
+            sched.runs[i] += 1
+            sched.chosen[i] = False
+            if kind == "finish":
+                sched.finish(i, payload)
+            elif kind == "gate":
+                sched.finish_gate(i, payload)
+            elif kind == "fail":
+                sched.fail(i)
+            else:
+                sched.suspend(i)
+        return sched
+
+    def busy_nodes(self) -> list[int]:
+        """Nodes handed to the runner and not reported back."""
+        return [i for i, busy in enumerate(self.busy) if busy]
 
     def output_values(self, names: tuple[str, ...]) -> dict[str, Any]:
         values = self.values
