@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class Graph:
     """Functions wired into a graph: an output named `x` feeds every parameter named `x`.
 
+    >>> from hypergraph import node
     >>> @node(output_name="doubled")
     ... def double(x: int) -> int:
     ...     return 2 * x

@@ -12,11 +12,16 @@ class NodeContext:
     It is not an input of the graph and cannot be bound; the runner supplies a fresh
     one for every execution.
 
+    >>> from hypergraph import Graph, SyncRunner, node
     >>> @node(output_name="text")
     ... def write(prompt: str, ctx: NodeContext) -> str:
     ...     for token in ("Hel", "lo"):
     ...         ctx.stream(token)          # consumers see it now
     ...     return "Hello"
+    >>> with SyncRunner().iter(Graph([write]), prompt="hi") as run:
+    ...     chunks = [e.chunk for e in run if e.kind == "chunk"]
+    >>> chunks
+    ['Hel', 'lo']
     """
 
     __slots__ = ("_send", "_stopped", "node_name")

@@ -28,8 +28,16 @@ ERROR_MODES = ("raise", "continue")
 class GraphNode(HyperNode):
     """A graph as a node. Make one with `graph.as_node()`.
 
-    >>> retrieve = Graph([embed, search], name="retrieve").as_node()
-    >>> Graph([retrieve, answer])
+    >>> from hypergraph import Graph, SyncRunner, node
+    >>> @node(output_name="hits")
+    ... def search(query: str) -> list[str]:
+    ...     return [query.upper()]
+    >>> @node(output_name="answer")
+    ... def answer(hits: list[str]) -> str:
+    ...     return hits[0]
+    >>> retrieve = Graph([search], name="retrieve").as_node()
+    >>> SyncRunner().run(Graph([retrieve, answer]), query="q")["answer"]
+    'Q'
     """
 
     def __init__(self, graph: Graph, name: str | None = None) -> None:
