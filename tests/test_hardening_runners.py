@@ -242,7 +242,7 @@ def test_stop_from_another_thread_wakes_the_loop_at_once() -> None:
                     # The other thread stops the run once we are waiting for the next
                     # event: the gate opens on the loop's next turn, after we suspended.
                     gate = threading.Event()
-                    threading.Thread(target=lambda: (gate.wait(5), run.stop())).start()
+                    threading.Thread(target=lambda g=gate: (g.wait(5), run.stop())).start()
                     asyncio.get_running_loop().call_soon(gate.set)
                 if isinstance(event, StopRequestedEvent):
                     break

@@ -75,3 +75,14 @@ class IncompatibleRunnerError(HypergraphError, TypeError):
 class LoopBlockedWarning(RuntimeWarning):
     """An `async def` node held the event loop (a blocking call inside it): every other
     node, stream and consumer of the loop waited. Issued once per node."""
+
+
+class NodeTimeoutError(HypergraphError, TimeoutError):
+    """A node's attempt took longer than its `timeout=`, or went longer than its
+    `idle_timeout=` without a chunk. A RetryPolicy may retry it."""
+
+    def __init__(self, message: str, *, node: str, seconds: float, kind: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.seconds = seconds
+        self.kind = kind  # "timeout" or "idle_timeout"

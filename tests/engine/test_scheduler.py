@@ -33,7 +33,9 @@ def _value_node(name: str, params: list[str], output: str) -> Any:
     # Parameters by name: build a function with that exact signature.
     args = ", ".join(params)
     namespace: dict[str, Any] = {"body": body}
-    exec(f"def {name}({args}):\n    return body({', '.join(f'{p}={p}' for p in params)})", namespace)
+    exec(
+        f"def {name}({args}):\n    return body({', '.join(f'{p}={p}' for p in params)})", namespace
+    )
     return node(namespace[name], output_name=output)
 
 
@@ -47,8 +49,7 @@ def _loop(j: int, rounds: int, extra: str | None) -> list[Any]:
 
     namespace: dict[str, Any] = {"update": update}
     exec(
-        f"def update{j}(hist{j}, reply{j}):\n"
-        f"    return update(hist{j}=hist{j}, reply{j}=reply{j})",
+        f"def update{j}(hist{j}, reply{j}):\n    return update(hist{j}=hist{j}, reply{j}=reply{j})",
         namespace,
     )
     upd = node(namespace[f"update{j}"], output_name=f"hist{j}")
@@ -195,9 +196,7 @@ def _restored_runs(case: Case, seed: int, cut: int) -> tuple[dict[str, Any], ...
 
 @SETTINGS
 @given(cyclic_graphs(), st.integers(0, 2**32), st.integers(0, 30))
-def test_restore_then_continue_equals_an_uninterrupted_run(
-    case: Case, seed: int, cut: int
-) -> None:
+def test_restore_then_continue_equals_an_uninterrupted_run(case: Case, seed: int, cut: int) -> None:
     whole, restored, replayed = _restored_runs(case, seed, cut)
     assert restored == whole
     assert replayed == whole

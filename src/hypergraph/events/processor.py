@@ -10,6 +10,7 @@ from .types import (
     BaseEvent,
     NodeEndEvent,
     NodeErrorEvent,
+    NodeRetryEvent,
     NodeStartEvent,
     RouteDecisionEvent,
     RunEndEvent,
@@ -60,6 +61,7 @@ class TypedEventProcessor(EventProcessor):
     def on_node_start(self, event: NodeStartEvent) -> None: ...
     def on_node_end(self, event: NodeEndEvent) -> None: ...
     def on_node_error(self, event: NodeErrorEvent) -> None: ...
+    def on_node_retry(self, event: NodeRetryEvent) -> None: ...
     def on_route_decision(self, event: RouteDecisionEvent) -> None: ...
     def on_streaming_chunk(self, event: StreamingChunkEvent) -> None: ...
     def on_stop_requested(self, event: StopRequestedEvent) -> None: ...
@@ -71,6 +73,7 @@ _HANDLERS: dict[type[BaseEvent], str] = {
     NodeStartEvent: "on_node_start",
     NodeEndEvent: "on_node_end",
     NodeErrorEvent: "on_node_error",
+    NodeRetryEvent: "on_node_retry",
     RouteDecisionEvent: "on_route_decision",
     StreamingChunkEvent: "on_streaming_chunk",
     StopRequestedEvent: "on_stop_requested",

@@ -111,6 +111,8 @@ class NodeEndEvent(NodeEvent):
 
     outputs: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    cached: bool = False
+    """True if the outputs came from the cache: the function was not called."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +142,28 @@ class StreamingChunkEvent(NodeEvent):
 
     chunk: Any
     sequence: int
-    """0, 1, 2 ... for the chunks of one node execution, in production order."""
+    """0, 1, 2 ... for the chunks of one attempt of a node execution, in production order."""
+    attempt: int = 1
+    """Which attempt produced it (a RetryPolicy may run a node again): when a NodeRetryEvent
+    comes, the chunks of the failed attempt are discarded from the node's output."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeRetryEvent(NodeEvent):
+    """A node's attempt failed and it will run again after `delay` seconds.
+
+    The chunks it streamed in the failed attempt are discarded from its output: a chat
+    page clears the text of that attempt.
+    """
+
+    kind: ClassVar[str] = "node_retry"
+
+    attempt: int
+    """The attempt about to start (2 for the first retry)."""
+    error: BaseException
+    """What the failed attempt raised."""
+    delay: float
+    """Seconds to wait before the next attempt."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from .._names import quoted, suggest
 from ..errors import GraphConfigError, RenameError
+from .policy import NodePolicy
 
 
 class HyperNode:
@@ -25,6 +26,8 @@ class HyperNode:
     """Default values by input name."""
     is_async: bool = False
     is_generator: bool = False
+    policy: NodePolicy | None = None
+    """Retry, timeout and cache settings (function nodes only)."""
     copied_defaults: frozenset[str] = frozenset()
     """Inputs whose default is mutable, so each use gets its own copy."""
     _params: tuple[str, ...]

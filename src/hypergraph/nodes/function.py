@@ -19,6 +19,7 @@ from .._introspect import (
 from ..errors import GraphConfigError, NodeTypeError
 from .base import HyperNode, check_node_name
 from .context import NodeContext
+from .policy import NodePolicy, RetryPolicy
 
 
 class FunctionNode(HyperNode):
@@ -27,6 +28,8 @@ class FunctionNode(HyperNode):
     >>> double = FunctionNode(lambda x: 2 * x, name="double", output_name="y")
     >>> double(3)          # still callable like the function
     6
+
+    `retry=`, `timeout=`, `idle_timeout=` and `cache=` guard its calls (SPEC 10).
     """
 
     func: Callable[..., Any]
@@ -39,6 +42,10 @@ class FunctionNode(HyperNode):
         output_name: str | tuple[str, ...] | list[str] | None = None,
         *,
         rename_inputs: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+        cache: bool = False,
     ) -> None:
         if isinstance(func, FunctionNode):
             func = func.func
@@ -60,6 +67,15 @@ class FunctionNode(HyperNode):
                 "yields.\nHow to fix: give it one output_name."
             )
         self.copied_defaults = frozenset(k for k, v in self.defaults.items() if needs_copy(v))
+        self.policy = NodePolicy.of(
+            self.name,
+            retry=retry,
+            timeout=timeout,
+            idle_timeout=idle_timeout,
+            cache=cache,
+            is_generator=self.is_generator,
+            has_context=self.context_param is not None,
+        )
         self.__doc__ = getattr(func, "__doc__", None)
         self.__wrapped__ = func
         if rename_inputs:
@@ -110,6 +126,10 @@ def node(
     *,
     name: str | None = None,
     rename_inputs: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    idle_timeout: float | None = None,
+    cache: bool = False,
 ) -> FunctionNode: ...
 @overload
 def node(
@@ -117,6 +137,10 @@ def node(
     output_name: str | tuple[str, ...] | None = None,
     name: str | None = None,
     rename_inputs: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    idle_timeout: float | None = None,
+    cache: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionNode]: ...
 def node(
     func: Callable[..., Any] = _NO_FUNCTION,
@@ -124,6 +148,10 @@ def node(
     *,
     name: str | None = None,
     rename_inputs: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    idle_timeout: float | None = None,
+    cache: bool = False,
 ) -> FunctionNode | Callable[[Callable[..., Any]], FunctionNode]:
     """Make a node from a function: `@node(output_name="y")`, bare `@node`, or `node(f, "y")`.
 
@@ -147,15 +175,21 @@ def node(
             f"How to fix: pass the function itself, node(func{shown}), or use "
             f"@node(output_name=...) as a decorator."
         )
+    guards: dict[str, Any] = {
+        "retry": retry,
+        "timeout": timeout,
+        "idle_timeout": idle_timeout,
+        "cache": cache,
+    }
     if func is _NO_FUNCTION:
 
         def decorate(f: Callable[..., Any]) -> FunctionNode:
-            return FunctionNode(f, name, output_name, rename_inputs=rename_inputs)
+            return FunctionNode(f, name, output_name, rename_inputs=rename_inputs, **guards)
 
         shown = "" if output_name is None else f"output_name={output_name!r}"
         mark_decorator(decorate, f"node({shown})")
         return decorate
-    return FunctionNode(func, name, output_name, rename_inputs=rename_inputs)
+    return FunctionNode(func, name, output_name, rename_inputs=rename_inputs, **guards)
 
 
 def _output_names(output_name: object, node_name: str) -> tuple[str, ...]:

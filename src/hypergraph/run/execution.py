@@ -36,7 +36,6 @@ from ..events.types import (
 )
 from ..graph.graph import Graph
 from ..nodes.base import HyperNode
-from ..nodes.context import NodeContext
 from ..nodes.gate import END, GateNode
 from ..nodes.graph_node import GraphNode
 from .options import RunOptions
@@ -187,15 +186,7 @@ class Execution:
 
     # -- calling a node -----------------------------------------------------------------
 
-    def call_args(self, i: int, send: Callable[[Any], None]) -> dict[str, Any]:
-        """Keyword arguments for node `i`'s function, with its NodeContext if it wants one."""
-        args = self.inputs_for(i)
-        context_param = self.context_params[i]
-        if context_param is not None:
-            args[context_param] = NodeContext(self.nodes[i].name, send, self._is_stopping)
-        return args
-
-    def _is_stopping(self) -> bool:
+    def is_stopping(self) -> bool:
         return self.control.halt
 
     @property
@@ -223,7 +214,7 @@ class Execution:
 
     # -- outcomes -----------------------------------------------------------------------
 
-    def finish(self, i: int, result: Any) -> list[int]:
+    def finish(self, i: int, result: Any, cached: bool = False) -> list[int]:
         """Node `i` returned `result`: record it and return the nodes now ready.
 
         A result that does not fit the node's declaration (NodeOutputError) is the
@@ -233,7 +224,7 @@ class Execution:
         if outputs_of is not None:  # the common case: one output, nothing to check
             outputs = {outputs_of: result}
             if self.events:
-                self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs))
+                self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs, cached=cached))
             # `_step(self.sched.finish, i, outputs)`, inlined: the call costs about 10% of
             # a node's whole overhead on this, the hottest path (measured side by side).
             try:
@@ -255,7 +246,7 @@ class Execution:
         except NodeOutputError as exc:
             return self.fail(i, exc)
         if self.events:
-            self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs))
+            self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs, cached=cached))
         return self._step(self.sched.finish, i, outputs)
 
     def fail(self, i: int, exc: BaseException) -> list[int]:
@@ -375,11 +366,16 @@ class Execution:
         self.node_started[i] = time.perf_counter()
         return NodeStartEvent(**self._node_fields(i))
 
-    def chunk_maker(self, i: int) -> Callable[[Any, int], StreamingChunkEvent]:
-        """Makes node `i`'s chunk events, for its current execution."""
+    def chunk_maker(self, i: int, attempt: int = 1) -> Callable[[Any, int], StreamingChunkEvent]:
+        """Makes node `i`'s chunk events, for its current execution and attempt."""
         fields = self._node_fields(i)
         del fields["timestamp"]
+        fields["attempt"] = attempt
         return chunk_factory(fields)
+
+    def node_event_fields(self, i: int) -> dict[str, Any]:
+        """The common fields of an event about node `i`'s current execution."""
+        return self._node_fields(i)
 
     def _run_fields(self) -> dict[str, Any]:
         return {

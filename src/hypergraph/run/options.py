@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from .._names import quoted
+from ..durable.cache import Cache
 from ..errors import InputValueError
 
 ErrorHandling = Literal["raise", "continue"]
@@ -39,6 +40,8 @@ class RunOptions:
     """iter(): "wait" (lossless, backpressure) or "drop_oldest" (fixed memory, counted)."""
     run_id: str | None = None
     """The run's id; None makes a new unique one."""
+    cache: Cache | None = None
+    """Where nodes with `cache=True` keep their results (the runner's `cache=`)."""
 
     def __post_init__(self) -> None:
         _check_choice("error_handling", self.error_handling, ErrorHandling)
@@ -47,6 +50,13 @@ class RunOptions:
         _check_positive("buffer_size", self.buffer_size)
         if self.max_concurrency is not None:
             _check_positive("max_concurrency", self.max_concurrency, "a positive int or None")
+        if self.cache is not None and not isinstance(self.cache, Cache):
+            raise InputValueError(
+                f"cache= takes a cache store, got {type(self.cache).__name__}.\n"
+                "How to fix: SyncRunner(cache=InMemoryCache()) or "
+                'AsyncRunner(cache=DiskCache("cache.sqlite")).',
+                names=["cache"],
+            )
         if self.run_id is not None and (type(self.run_id) is not str or not self.run_id):
             raise InputValueError(
                 f"run_id must be a non-empty str, got {self.run_id!r}.", names=["run_id"]

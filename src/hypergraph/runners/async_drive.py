@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from ..nodes.gate import GateNode
@@ -179,46 +180,107 @@ class _Drive:
             call.close()
 
     async def _execute_call(self, call: NodeCall) -> list[int]:
-        node = call.node
-        func = node.func  # type: ignore[attr-defined]
         try:
-            if node.is_async or isinstance(node, GateNode):
-                args = call.args(self.send_on_loop(call))
-                if node.is_generator:
-                    if await self.drain_async(call, func(**args)):
-                        return call.stopped()
-                    result: Any = call.chunks
-                elif node.is_async:
-                    result = await func(**args)
-                else:
-                    result = func(**args)
-            else:
-                feed = self.feed()
-                send = self.send_from_thread(call, feed)
-                args = call.args(send)
-                control = self.ex.control
-                if node.is_generator:
-                    if outcome(
-                        await in_thread(
-                            lambda: drain(func(**args), send, control),
-                            own_thread=True,
-                            unwind=feed.abandon,
-                        )
-                    ):
-                        return call.stopped()
-                    result = call.chunks
-                else:
-                    result = outcome(
-                        await in_thread(lambda: func(**args), own_thread=True, unwind=feed.abandon)
-                    )
-        except Exception as exc:
-            return call.fail(exc)
+            entry = call.cached_entry()
+            if entry is not None:  # a hit: the same stream, then the same result
+                await self.replay(call, entry.chunks)
+                return call.finish(entry.value, cached=True)
+            while True:
+                call.begin_attempt()
+                try:
+                    stopped, result = await self.guarded_attempt(call)
+                except Exception as exc:
+                    delay = call.retry_delay(exc)
+                    if delay is None:
+                        return call.fail(exc)
+                    await asyncio.sleep(delay)
+                    continue
+                if stopped:
+                    return call.stopped()
+                call.store(result)
+                return call.finish(result)
         except ConsumerGone:  # the consumer left while this node was streaming
             return call.stopped()
         except asyncio.CancelledError:
             call.stopped()  # the run is being cancelled: this execution ends here
             raise
-        return call.finish(result)
+
+    async def guarded_attempt(self, call: NodeCall) -> tuple[bool, Any]:
+        """One attempt, within its `timeout` and `idle_timeout` if the node has them.
+
+        The limits are one `asyncio.timeout`: set to the attempt's deadline, and moved to
+        "now" by an idle watch that wakes once per `idle_timeout` (not once per chunk) and
+        finds the last chunk too old. Expiry cancels the attempt: a generator is closed
+        (its `finally` runs, an SDK stream closes); a def node's thread is told to stop
+        and awaited.
+        """
+        policy = call.policy
+        if policy is None or (policy.timeout is None and policy.idle_timeout is None):
+            return await self.attempt(call)
+        loop = self.loop
+        watch: asyncio.TimerHandle | None = None
+        try:
+            async with asyncio.timeout_at(call.deadline) as limit:
+                if policy.idle_timeout is not None:
+                    idle = policy.idle_timeout
+
+                    def check() -> None:
+                        nonlocal watch
+                        if time.monotonic() - call.last_chunk >= idle:
+                            call.expired_kind = "idle_timeout"
+                            limit.reschedule(loop.time())
+                        else:
+                            watch = loop.call_at(call.last_chunk + idle, check)
+
+                    watch = loop.call_at(call.last_chunk + idle, check)
+                return await self.attempt(call)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the node's own TimeoutError
+            node = call.node
+            raise call.timeout_error(interrupted=node.is_async or node.is_generator) from None
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def attempt(self, call: NodeCall) -> tuple[bool, Any]:
+        """Call the node once: (True, None) if a stop closed it, else (False, result)."""
+        node = call.node
+        func = node.func  # type: ignore[attr-defined]
+        if node.is_async or isinstance(node, GateNode):
+            args = call.args(self.send_on_loop(call))
+            if node.is_generator:
+                return await self.drain_async(call, func(**args)), call.chunks
+            if node.is_async:
+                return False, await func(**args)
+            return False, func(**args)
+        feed = self.feed()
+        send = self.send_from_thread(call, feed)
+        args = call.args(send)
+        if node.is_generator:
+            control = self.ex.control
+            stopped = outcome(
+                await in_thread(
+                    lambda: drain(func(**args), send, control),
+                    own_thread=True,
+                    unwind=feed.abandon,
+                )
+            )
+            return stopped, call.chunks
+        return False, outcome(
+            await in_thread(lambda: func(**args), own_thread=True, unwind=feed.abandon)
+        )
+
+    async def replay(self, call: NodeCall, chunks: tuple[Any, ...]) -> None:
+        """Deliver a cache hit's chunks as the node once streamed them, in order."""
+        ex = self.ex
+        channel = self.channel
+        for chunk in chunks:
+            event = call.record(chunk)
+            if event is not None:
+                ex.dispatcher.emit(event)
+                if channel is not None:
+                    await channel.put(event)
 
     async def drain_async(self, call: NodeCall, agen: Any) -> bool:
         """The one loop over an async generator node; True if a stop (or the run's

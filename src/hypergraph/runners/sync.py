@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import heapq
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -291,30 +292,52 @@ def _execute(ex: Execution, i: int) -> list[int]:
 
 
 def _execute_call(call: NodeCall) -> list[int]:
-    """A node that streams or takes a NodeContext: its one execution, to its outcome."""
+    """A node that streams, takes a NodeContext or has a policy: its one execution.
+
+    SyncRunner cannot interrupt a call: a timeout is checked at each chunk and when the
+    call returns (a call that returned past its deadline failed).
+    """
     ex = call.ex
     node = call.node
     control = ex.control
+    timed = call.policy is not None
 
     def send(chunk: Any) -> None:
         if control.cancelled:
             raise ConsumerGone()
+        if timed and (late := call.expired()) is not None:
+            raise late
         event = call.record(chunk)
         if event is not None:
             ex.emit_chunk(event)
 
     try:
-        result = node.func(**call.args(send))  # type: ignore[attr-defined]
-        if node.is_generator:
-            if drain(result, send, control):
-                return call.stopped()
-            result = call.chunks
-    except Exception as exc:
-        return call.fail(exc)
+        entry = call.cached_entry()
+        if entry is not None:  # a hit: the same stream, then the same result
+            for chunk in entry.chunks:
+                send(chunk)
+            return call.finish(entry.value, cached=True)
+        while True:
+            call.begin_attempt()
+            try:
+                result = node.func(**call.args(send))  # type: ignore[attr-defined]
+                if node.is_generator:
+                    if drain(result, send, control):
+                        return call.stopped()
+                    result = call.chunks
+                if timed and call.expired() is not None:
+                    raise call.timeout_error(interrupted=node.is_generator)
+            except Exception as exc:
+                delay = call.retry_delay(exc)
+                if delay is None:
+                    return call.fail(exc)
+                time.sleep(delay)  # the backoff: SyncRunner waits in its own thread
+                continue
+            call.store(result)
+            return call.finish(result)
     except ConsumerGone:
         call.stopped()
         raise
-    return call.finish(result)
 
 
 def _graph_node(call: NodeCall) -> list[int]:
