@@ -45,6 +45,17 @@ class Running:
 
         return asyncio.run_coroutine_threadsafe(others(), self.loop).result(5)
 
+    def drop_connections(self) -> int:
+        """Cut every open connection from the server's side (a network drop); how many."""
+
+        async def cut() -> int:
+            connections = list(self.server.server_state.connections)
+            for connection in connections:
+                connection.transport.close()  # type: ignore[union-attr]
+            return len(connections)
+
+        return asyncio.run_coroutine_threadsafe(cut(), self.loop).result(5)
+
 
 @contextlib.contextmanager
 def running(app: Any) -> Iterator[Running]:

@@ -153,3 +153,36 @@ def test_a_rejected_request_shows_the_servers_how_to_fix_message(
     error = page.locator(".msg.assistant .error").inner_text()
     assert "Unknown input 'history'" in error
     page.close()
+
+
+def test_the_page_continues_the_same_run_after_its_connection_drops(
+    serve_app: Any, llm: LLMServer, browser: Any
+) -> None:
+    server = serve_app(resume_window=10)
+    page = browser.new_page()
+    reconnects = []
+    page.on(
+        "request",
+        lambda r: (
+            reconnects.append(r.headers.get("last-event-id"))
+            if r.method == "GET" and "/runs/" in r.url
+            else None
+        ),
+    )
+    gate = threading.Semaphore(0)
+    llm.enqueue(Script(text="one two three four five", gate=gate, gate_after=2))
+    page.goto(server.url + "/")
+    page.wait_for_function("document.getElementById('about').textContent.includes('reply')")
+    page.fill("#input", "Count")
+    page.press("#input", "Enter")
+    page.wait_for_function(
+        "document.querySelector('.msg.assistant .text')?.textContent === 'one two'"
+    )
+    assert server.drop_connections() >= 1  # the network drops mid-answer
+    for _ in range(3):
+        gate.release()
+    page.wait_for_selector(".msg.assistant[data-state='completed']")
+    assert _reply_text(page, 0) == "one two three four five"  # nothing lost or repeated
+    assert len(reconnects) == 1 and reconnects[0] is not None  # with Last-Event-ID
+    assert len(llm.requests) == 1  # the same run went on
+    page.close()

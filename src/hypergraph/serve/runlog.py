@@ -77,30 +77,65 @@ class Frame:
 class Follower:
     """One reader's place in a run's log."""
 
-    __slots__ = ("cursor", "run")
+    __slots__ = ("_idle", "_ping", "_quiet_since", "_timer", "_waiter", "cursor", "run")
 
     def __init__(self, run: ServedRun, cursor: int) -> None:
         self.run = run
         self.cursor = cursor
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = 0.0
+        self._quiet_since = 0.0
+        self._ping = False
 
     async def next(self, idle: float) -> list[Frame] | None:
         """The frames after the cursor (waiting for some); [] after `idle` seconds of
         nothing (time for a heartbeat); None once the log ended and all was read."""
         run = self.run
+        loop = asyncio.get_running_loop()
+        if self._timer is None:  # one timer per reader, re-armed per `idle`, not per frame
+            self._idle = idle
+            self._quiet_since = loop.time()
+            self._timer = loop.call_later(idle, self._check_idle)
         while True:
             if self.cursor < run.next_seq:
                 end = min(run.next_seq, self.cursor + _BATCH)
                 frames = [run.frames[seq] for seq in range(self.cursor, end)]
                 self.cursor = end
+                self._quiet_since = loop.time()
                 run.advanced()
                 return frames
             if run.done:
                 return None
-            try:
-                async with asyncio.timeout(idle):
-                    await run.changed()
-            except TimeoutError:
+            if self._ping:
+                self._ping = False
+                self._quiet_since = loop.time()
                 return []
+            self._waiter = loop.create_future()
+            run.waiting.add(self)
+            try:
+                await self._waiter
+            finally:
+                run.waiting.discard(self)
+                self._waiter = None
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _check_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._quiet_since
+        if quiet >= self._idle:
+            self._ping = True
+            self.wake()
+            quiet = 0.0
+        self._timer = loop.call_later(self._idle - quiet, self._check_idle)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.wake()
 
 
 class ServedRun:
@@ -120,7 +155,7 @@ class ServedRun:
         self._came_back_to = -1  # where a departed reader may resume (window only)
         self._values: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
-        self._changed: asyncio.Event | None = None
+        self.waiting: set[Follower] = set()  # readers waiting for the next frame
         self._room: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._forgotten = False
@@ -212,16 +247,11 @@ class ServedRun:
             self._room.set()
             self._room = None
 
-    async def changed(self) -> None:
-        """Wait until a frame is added or the log ends."""
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        await self._changed.wait()
-
     def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
+        if self.waiting:
+            for follower in self.waiting:
+                follower.wake()
+            self.waiting.clear()
 
     # -- readers ------------------------------------------------------------------------
 
@@ -250,6 +280,7 @@ class ServedRun:
         return follower
 
     def unfollow(self, follower: Follower) -> None:
+        follower.close()
         if follower not in self._followers:
             return
         self._followers.discard(follower)

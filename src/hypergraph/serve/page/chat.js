@@ -224,6 +224,7 @@ async function runTurn(turn, values) {
   // The connection ended before the result: continue the same run if the server keeps it.
   let tries = 0;
   while (!turn.ended && info.resume_window && turn.runId && tries < 5) {
+    if (tries) await new Promise((resolve) => setTimeout(resolve, 250 * tries));
     tries += 1;
     turn.statusEl.textContent = "reconnecting…";
     const headers = turn.lastId === null ? {} : { "last-event-id": turn.lastId };
