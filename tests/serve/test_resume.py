@@ -123,6 +123,34 @@ def test_stop_ends_a_run_nobody_reads_and_a_reconnect_sees_it_stopped(
     assert rest[-1].json["partial"]["reply"] == ["a", " b"]
 
 
+def test_stop_ends_a_run_held_back_by_its_absent_reader_and_nothing_is_lost(
+    serve_app: Any, llm: LLMServer
+) -> None:
+    server = serve_app(resume_window=10, log_size=16)
+    tokens = [f" w{k}" for k in range(400)]  # more than the log and the runner's buffer hold
+    gate = threading.Semaphore(0)
+    llm.enqueue(Script(tokens=tokens, gate=gate, gate_after=1))
+    stream = _open(server, None, None)
+    first = list(_until_chunk(stream))
+    run_id = stream.headers["x-run-id"]
+    stream.close()
+    gate.release(len(tokens))
+    # Nobody reads: the run waits for its reader, the node for the run (the stand-in has
+    # sent everything; the SDK's socket holds it).
+    assert llm.wait_until(lambda: llm.streams_completed == 1, 5)
+    assert httpx.post(f"{server.url}/runs/{run_id}/stop", timeout=5).status_code == 200
+    again = _open(server, run_id, first[-1].id)
+    rest = [m for m in again.messages() if m.data]
+    again.close()
+    got = [*first, *rest]
+    assert [int(m.id or -1) for m in got] == list(range(len(got)))
+    result = rest[-1].json
+    assert result["status"] == "stopped"
+    chunks = [m.json["chunk"] for m in got if m.event == "chunk"]
+    assert chunks == result["partial"]["reply"] == tokens[: len(chunks)]
+    assert len(chunks) < len(tokens)
+
+
 def test_a_reconnect_older_than_the_log_gets_410_saying_why(serve_app: Any, llm: LLMServer) -> None:
     server = serve_app(resume_window=10, log_size=16)
     llm.enqueue(Script(tokens=[f" w{k}" for k in range(40)]))

@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._names import suggest
@@ -150,9 +150,9 @@ class ServedRun:
         self.done = False
         self.result: dict[str, Any] | None = None
         self.handle: AsyncRun | None = None
-        self._followers: set[Follower] = set()
-        self._holders = 0  # readers that keep the run alive (followers and result waiters)
+        self._followers: set[Follower] = set()  # the readers; they keep the run alive
         self._came_back_to = -1  # where a departed reader may resume (window only)
+        self._stopping = False
         self._values: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self.waiting: set[Follower] = set()  # readers waiting for the next frame
@@ -218,10 +218,13 @@ class ServedRun:
     # -- the log ------------------------------------------------------------------------
 
     async def _append(self, frame: Frame) -> None:
-        limit = self.table.log_size // 2
-        while (anchor := self._anchor()) >= 0 and self.next_seq - anchor >= limit:
+        table = self.table
+        limit = table.log_size // 2
+        while not self._stopping and (anchor := self._anchor()) >= 0:
+            if self.next_seq - anchor < limit:
+                break
             self._room = self._room or asyncio.Event()
-            timeout = self.table.slow_reader_timeout if self._followers else None
+            timeout = table.slow_reader_timeout if self._followers else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._room.wait()
@@ -230,7 +233,10 @@ class ServedRun:
         frame.seq = self.next_seq
         self.frames[self.next_seq] = frame
         self.next_seq += 1
-        if len(self.frames) > self.table.log_size:
+        # After a stop the run ends without waiting for a reader: what the runner still
+        # holds (at most its buffer) is kept too, so a reader that comes back misses nothing.
+        keep = table.log_size + (_RUNNER_BUFFER if self._stopping else 0)
+        if len(self.frames) > keep:
             del self.frames[self.first_seq]
             self.first_seq += 1
         self._wake()
@@ -275,29 +281,18 @@ class ServedRun:
             )
         follower = Follower(self, cursor)
         self._followers.add(follower)
-        self._hold()
+        self._set_timer(None)  # somebody is here: no window runs out, nothing is forgotten
         self.advanced()  # a returning reader may let a waiting pump go on
         return follower
 
     def unfollow(self, follower: Follower) -> None:
+        """The reader left (or finished). The last one to leave decides the run's fate."""
         follower.close()
         if follower not in self._followers:
             return
         self._followers.discard(follower)
-        if not self._followers and self.table.resume_window:
-            self._came_back_to = follower.cursor
         self.advanced()
-        self._release()
-
-    def _hold(self) -> None:
-        self._holders += 1
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _release(self) -> None:
-        self._holders -= 1
-        if self._holders:
+        if self._followers:
             return
         window = self.table.resume_window
         if self.done:
@@ -305,19 +300,28 @@ class ServedRun:
         elif not window:
             self.cancel()
         else:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(window, self.cancel)
+            self._came_back_to = follower.cursor
+            self._set_timer(window, self.cancel)
+
+    def _set_timer(self, delay: float | None, then: Callable[[], None] | None = None) -> None:
+        """One pending timer at most: the window's end, or forgetting an ended run."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if delay is not None and then is not None:
+            self._timer = asyncio.get_running_loop().call_later(delay, then)
 
     # -- ending -------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Ask the run to stop (nothing new starts; streaming nodes close)."""
         if self.handle is not None and not self.done:
+            self._stopping = True
+            self.advanced()
             self.handle.stop()
 
     def cancel(self) -> None:
         """Cancel the run now; its generator nodes are closed."""
-        self._timer = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -325,18 +329,18 @@ class ServedRun:
         self.done = True
         self._wake()
         self.advanced()
-        if self._holders == 0:
+        if not self._followers:
             self._forget_later()
 
     def _forget_later(self) -> None:
         window = self.table.resume_window
         if window and self.result is not None:
-            self._timer = asyncio.get_running_loop().call_later(window, self._forget)
+            self._set_timer(window, self._forget)
         else:
             self._forget()
 
     def _forget(self) -> None:
-        self._timer = None
+        self._set_timer(None)
         if not self._forgotten:
             self._forgotten = True
             self.table.forget(self)
