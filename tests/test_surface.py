@@ -37,6 +37,7 @@ def test_all_errors_share_one_root() -> None:
 LAYERS = {
     "errors": 0, "_names": 0, "_introspect": 1, "events": 1,
     "nodes": 2, "engine": 3, "graph": 4, "runners": 5, "testing": 6,
+    "_loading": 7, "cli": 8, "__main__": 9,
 }  # fmt: skip
 
 
