@@ -130,6 +130,33 @@ class Graph:
 
         return GraphNode(self, name=name)
 
+    # -- pictures -----------------------------------------------------------------------
+
+    def to_mermaid(self, *, direction: str = "TD") -> str:
+        r"""Mermaid flowchart text of this graph: inputs, nodes, data edges, gates with a
+        labelled edge to each declared target and END, cycles, nested graphs as subgraphs.
+
+        Paste it into Markdown (GitHub renders it) or any Mermaid viewer; making it needs
+        no network. `direction` is "TD" (top-down), "LR", "BT" or "RL".
+
+        >>> from hypergraph import node
+        >>> @node(output_name="doubled")
+        ... def double(x: int) -> int:
+        ...     return 2 * x
+        >>> print(Graph([double]).to_mermaid(), end="")
+        flowchart TD
+            i1[/"x"/]:::hgInput
+            n2["double"]
+            r3[\"doubled"\]:::hgOutput
+            i1 --> n2
+            n2 --> r3
+            classDef hgInput fill:#e8f1fb,stroke:#4a7fc1
+            classDef hgOutput fill:#f1eafd,stroke:#7a4fc1
+        """
+        from .mermaid import to_mermaid
+
+        return to_mermaid(self, direction=direction)
+
     # -- internals ----------------------------------------------------------------------
 
     def _derive(self, **changes: Any) -> Graph:

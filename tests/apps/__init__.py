@@ -1,0 +1,1 @@
+"""Small programs the command-line and picture tests use: graphs to run, a random graph maker."""
