@@ -16,7 +16,8 @@ PUBLIC = {
     "InfiniteLoopError", "IncompatibleRunnerError", "RenameError", "RunStartEvent",
     "RunEndEvent", "NodeStartEvent", "NodeEndEvent", "NodeErrorEvent", "RouteDecisionEvent",
     "StreamingChunkEvent", "StopRequestedEvent", "EventProcessor", "AsyncEventProcessor",
-    "TypedEventProcessor",
+    "TypedEventProcessor", "RetryPolicy", "NodeTimeoutError", "NodeRetryEvent",
+    "InMemoryCache", "DiskCache",
 }  # fmt: skip
 
 

@@ -16,12 +16,14 @@ from .errors import (
     IncompatibleRunnerError,
     InfiniteLoopError,
     MissingInputError,
+    NodeTimeoutError,
     RenameError,
 )
 from .events.processor import AsyncEventProcessor, EventProcessor, TypedEventProcessor
 from .events.types import (
     NodeEndEvent,
     NodeErrorEvent,
+    NodeRetryEvent,
     NodeStartEvent,
     RouteDecisionEvent,
     RunEndEvent,
@@ -36,20 +38,31 @@ from .nodes.context import NodeContext
 from .nodes.function import FunctionNode, node
 from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
 from .nodes.graph_node import GraphNode
+from .nodes.policy import RetryPolicy
 from .run.result import MapResult, RunResult
 from .runners.sync import SyncRunner
 
 if TYPE_CHECKING:
+    from .durable.cache import InMemoryCache
+    from .durable.disk_cache import DiskCache
     from .runners.async_ import AsyncRunner
 
 
 def __getattr__(name: str) -> Any:
-    # AsyncRunner (and with it asyncio) loads on first use: `import hypergraph` stays
-    # light for synchronous programs and command-line tools.
+    # AsyncRunner (and with it asyncio) and the cache stores (hashlib, pickle, sqlite3)
+    # load on first use: `import hypergraph` stays light for programs that do not use them.
     if name == "AsyncRunner":
         from .runners.async_ import AsyncRunner
 
         return AsyncRunner
+    if name == "InMemoryCache":
+        from .durable.cache import InMemoryCache
+
+        return InMemoryCache
+    if name == "DiskCache":
+        from .durable.disk_cache import DiskCache
+
+        return DiskCache
     raise AttributeError(f"module 'hypergraph' has no attribute '{name}'")
 
 
@@ -57,6 +70,7 @@ __all__ = [
     "END",
     "AsyncEventProcessor",
     "AsyncRunner",
+    "DiskCache",
     "EventProcessor",
     "FunctionNode",
     "Graph",
@@ -64,6 +78,7 @@ __all__ = [
     "GraphNode",
     "HypergraphError",
     "IfElseNode",
+    "InMemoryCache",
     "IncompatibleRunnerError",
     "InfiniteLoopError",
     "InputSpec",
@@ -72,8 +87,11 @@ __all__ = [
     "NodeContext",
     "NodeEndEvent",
     "NodeErrorEvent",
+    "NodeRetryEvent",
     "NodeStartEvent",
+    "NodeTimeoutError",
     "RenameError",
+    "RetryPolicy",
     "RouteDecisionEvent",
     "RouteNode",
     "RunEndEvent",

@@ -146,9 +146,10 @@ class Plan:
         self.single_output = [
             n.outputs[0] if len(n.outputs) == 1 and _is_function(n) else None for n in nodes
         ]
-        # Plain function nodes and gates: called with their arguments, nothing streamed.
+        # Plain function nodes and gates: called with their arguments, nothing streamed,
+        # no retry, timeout or cache to apply.
         self.plain = [
-            hasattr(n, "func") and not n.is_generator and c is None
+            hasattr(n, "func") and not n.is_generator and c is None and n.policy is None
             for n, c in zip(nodes, self.context_params, strict=True)
         ]
         # The code of each `async def` node's function: how the loop watchdog recognises

@@ -7,7 +7,6 @@ The runners apply them around the one node-call path (`run/call.py`).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from ..errors import GraphConfigError, NodeOutputError
@@ -80,7 +79,11 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         base = min(self.max_delay, self.initial_delay * self.backoff_multiplier ** (attempt - 1))
-        return random.uniform(base / 2, base) if self.jitter else base
+        if not self.jitter:
+            return base
+        import random  # loads with the first retry, not with `import hypergraph`
+
+        return random.uniform(base / 2, base)
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from ..durable.cache import CacheEntry
-from ..durable.errors import UncacheableValueError, Unfingerprintable
-from ..durable.fingerprint import call_key, definition_key
 from ..errors import NodeTimeoutError
 from ..events.dispatch import log_failure
 from ..events.types import NodeRetryEvent
 from ..nodes.context import NodeContext
 
 if TYPE_CHECKING:
+    from ..durable.cache import CacheEntry
     from ..events.types import NodeStartEvent, StreamingChunkEvent
     from .execution import Control, Execution
 
@@ -182,6 +180,9 @@ class NodeCall:
         cache = self.ex.options.cache
         if cache is None or self.policy is None or not self.policy.cache:
             return None
+        from ..durable.errors import Unfingerprintable
+        from ..durable.fingerprint import call_key
+
         name = self.node.name
         try:
             key = call_key(_definition(self.node.func), self.inputs)  # type: ignore[attr-defined]
@@ -203,6 +204,9 @@ class NodeCall:
         cache = self.ex.options.cache
         if self.cache_key is None or cache is None:
             return
+        from ..durable.cache import CacheEntry
+        from ..durable.errors import UncacheableValueError
+
         try:
             cache.put(self.cache_key, CacheEntry(result, tuple(self.chunks)))
         except UncacheableValueError as exc:
@@ -237,6 +241,8 @@ class NodeCall:
 @functools.lru_cache(maxsize=4096)
 def _definition(func: Callable[..., Any]) -> str:
     """A node function's definition key, computed once per function."""
+    from ..durable.fingerprint import definition_key
+
     return definition_key(func)
 
 

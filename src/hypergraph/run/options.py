@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .._names import quoted
-from ..durable.cache import Cache
 from ..errors import InputValueError
+
+if TYPE_CHECKING:
+    from ..durable.cache import Cache
 
 ErrorHandling = Literal["raise", "continue"]
 Overflow = Literal["wait", "drop_oldest"]
@@ -50,7 +52,10 @@ class RunOptions:
         _check_positive("buffer_size", self.buffer_size)
         if self.max_concurrency is not None:
             _check_positive("max_concurrency", self.max_concurrency, "a positive int or None")
-        if self.cache is not None and not isinstance(self.cache, Cache):
+        if self.cache is not None and not (
+            callable(getattr(self.cache, "get", None))
+            and callable(getattr(self.cache, "put", None))
+        ):
             raise InputValueError(
                 f"cache= takes a cache store, got {type(self.cache).__name__}.\n"
                 "How to fix: SyncRunner(cache=InMemoryCache()) or "

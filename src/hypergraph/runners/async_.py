@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
@@ -21,6 +21,9 @@ from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.async_channel import AsyncChannel
 from .async_drive import drive
+
+if TYPE_CHECKING:
+    from ..durable.cache import Cache
 
 
 class AsyncRunner:
@@ -38,8 +41,11 @@ class AsyncRunner:
     `async for event in run: ...` and `result = await run.result()`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache: Cache | None = None) -> None:
+        """`cache`: where nodes marked `cache=True` keep their results (InMemoryCache(),
+        DiskCache(path)); without one, every node runs."""
         self._runs = RunRegistry()
+        self._cache = RunOptions(cache=cache).cache  # checked now, not at the first run
 
     async def run(
         self,
@@ -55,6 +61,7 @@ class AsyncRunner:
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
@@ -85,6 +92,7 @@ class AsyncRunner:
     ) -> AsyncRun:
         """Run `graph` and stream its events: `async with runner.iter(g, v) as run: ...`."""
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
@@ -115,6 +123,7 @@ class AsyncRunner:
         raised once all items ended, so the outcome does not depend on timing.
         """
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
@@ -153,6 +162,7 @@ class AsyncRunner:
         the items in flight.
         """
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,

@@ -12,7 +12,7 @@ import heapq
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._names import quoted
 from ..errors import IncompatibleRunnerError
@@ -29,6 +29,9 @@ from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptio
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.channel import ConsumerGone, ThreadChannel
+
+if TYPE_CHECKING:
+    from ..durable.cache import Cache
 
 
 class SyncRunner:
@@ -48,8 +51,11 @@ class SyncRunner:
     ['run_start', 'node_start', 'node_end', 'run_end']
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache: Cache | None = None) -> None:
+        """`cache`: where nodes marked `cache=True` keep their results (InMemoryCache(),
+        DiskCache(path)); without one, every node runs."""
         self._runs = RunRegistry()
+        self._cache = RunOptions(cache=cache).cache  # checked now, not at the first run
 
     def run(
         self,
@@ -64,6 +70,7 @@ class SyncRunner:
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
@@ -92,6 +99,7 @@ class SyncRunner:
     ) -> SyncRun:
         """Run `graph` and stream its events: `with runner.iter(g, v) as run: for e in run: ...`."""
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
@@ -153,6 +161,7 @@ class SyncRunner:
     ) -> Iterator[tuple[int, RunResult]]:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
         options = RunOptions.build(
+            cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
