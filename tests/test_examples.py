@@ -128,6 +128,24 @@ def test_rag_pipeline_retrieves_context_and_streams_the_answer(
     assert answer in capsys.readouterr().out
 
 
+def test_cached_rag_second_run_makes_no_provider_call_and_still_streams(
+    load: Callable[[str], Any],
+    server: LLMServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    example = load("cached_rag")
+    cache_file = tmp_path / "cache.sqlite"
+    first = run_async(example.main("How do cycles stop?", cache_file))
+    requests = len(server.requests)
+    first_out = capsys.readouterr().out
+    second = run_async(example.main("How do cycles stop?", cache_file))
+    second_out = capsys.readouterr().out
+    assert len(server.requests) == requests == 1
+    assert second == first and first in first_out and first in second_out
+    assert "from the cache" in second_out and "from the cache" not in first_out
+
+
 def test_callbacks_get_every_token_and_a_processor_sees_the_summary_chunks(
     load: Callable[[str], Any], server: LLMServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
