@@ -37,7 +37,7 @@ def test_all_errors_share_one_root() -> None:
 LAYERS = {
     "errors": 0, "_names": 0, "_introspect": 1, "events": 1,
     "nodes": 2, "engine": 3, "durable": 3, "graph": 4, "streaming": 5, "run": 6, "runners": 7,
-    "testing": 8,
+    "testing": 8, "integrations": 8,
 }  # fmt: skip
 
 
