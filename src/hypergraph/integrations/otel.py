@@ -40,10 +40,11 @@ _CANCELLED = "cancelled"
 class _Run:
     """An open run span and what the run's end needs to know."""
 
-    __slots__ = ("errors", "nodes", "root", "span")
+    __slots__ = ("context", "errors", "nodes", "root", "span")
 
-    def __init__(self, span: Any, root: str) -> None:
+    def __init__(self, span: Any, context: Any, root: str) -> None:
         self.span = span
+        self.context = context  # with the run's span current: its nodes' parent, made once
         self.root = root  # the span id of the outermost run: where a stop is asked for
         self.nodes: set[str] = set()  # its node spans still open
         self.errors: list[BaseException] = []  # already recorded on a node span
@@ -162,7 +163,7 @@ class OpenTelemetryProcessor:
             start_time=_ns(event.timestamp),
         )
         root = outer.run.root if outer is not None and outer.run is not None else event.span_id
-        self._runs[event.span_id] = _Run(span, root)
+        self._runs[event.span_id] = _Run(span, self._in_context(span), root)
 
     def _run_end(self, event: RunEndEvent) -> None:
         run = self._runs.pop(event.span_id, None)
@@ -204,12 +205,11 @@ class OpenTelemetryProcessor:
 
     def _node_start(self, event: NodeStartEvent) -> None:
         run = self._runs.get(event.parent_span_id) if event.parent_span_id else None
-        attributes = {"hypergraph.node.name": event.node_name}
-        if event.graph_path:
-            attributes["hypergraph.node.path"] = event.path
+        # The span's name is the node's name; a nested node's path says where it sits.
+        attributes = {"hypergraph.node.path": event.path} if event.graph_path else None
         span = self._tracer.start_span(
             event.node_name,
-            context=None if run is None else self._in_context(run.span),
+            context=None if run is None else run.context,
             attributes=attributes,
             start_time=_ns(event.timestamp),
         )

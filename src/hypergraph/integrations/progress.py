@@ -13,6 +13,7 @@ own thread, and the plain lines are written from whichever thread is due.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -31,6 +32,7 @@ from ..events.types import (
 from .extras import require
 
 _FEATURE = "The progress display (progress=True)"
+_COMPLETED, _FAILED = RunStatus.COMPLETED, RunStatus.FAILED
 _SHOWN_STREAMS = 3  # streaming nodes listed at once; the rest are summed up
 _ITEM = re.compile(r"\[\d+\]$")  # `name[3]`: item 3 of the map_over graph node `name`
 
@@ -105,7 +107,7 @@ class ProgressProcessor:
         self._begun = False
         self._closed = False
         self._started = 0.0
-        self._next_line = 0.0
+        self._next_line = 0.0  # the clock time of the next plain line (the first: begin)
         self.done = 0  # items (a map) that completed
         self.failed = 0
         self.stopped = 0
@@ -121,7 +123,6 @@ class ProgressProcessor:
     def on_event(self, event: BaseEvent) -> None:
         kind = type(event)
         with self._lock:
-            begin = not self._begun and self._begin()
             if kind is StreamingChunkEvent:
                 self._chunk(event)  # type: ignore[arg-type]
             elif kind is NodeStartEvent:
@@ -130,27 +131,22 @@ class ProgressProcessor:
                 self._node_done(event, kind is NodeErrorEvent)  # type: ignore[arg-type]
             elif kind is RunStartEvent and event.graph_path:  # type: ignore[attr-defined]
                 self._graph(event.graph_path).runs += 1  # type: ignore[attr-defined]
-            due = self._due()
-        if begin:
-            self._start_live()
-        elif due:
-            self._write_line(final=False)
+        if self._clock() >= self._next_line:
+            self._tick()
 
     def item_done(self, status: RunStatus) -> None:
-        """A map item ended with `status` (the runner calls this for each item)."""
-        with self._lock:
-            begin = not self._begun and self._begin()
-            if status is RunStatus.COMPLETED:
-                self.done += 1
-            elif status is RunStatus.FAILED:
-                self.failed += 1
-            else:
-                self.stopped += 1
-            due = self._due()
-        if begin:
-            self._start_live()
-        elif due:
-            self._write_line(final=False)
+        """A map item ended with `status` (the runner calls this for each item).
+
+        Only the map's own loop calls it, from one thread, so it takes no lock: on a
+        fast map it runs as often as nodes do."""
+        if status is _COMPLETED:
+            self.done += 1
+        elif status is _FAILED:
+            self.failed += 1
+        else:
+            self.stopped += 1
+        if self._clock() >= self._next_line:
+            self._tick()
 
     def _chunk(self, event: StreamingChunkEvent) -> None:
         now = self._clock()
@@ -181,12 +177,23 @@ class ProgressProcessor:
 
     # -- showing ------------------------------------------------------------------------
 
-    def _begin(self) -> bool:
-        """The first thing happened: start the clock. True if a live display is to start."""
-        self._begun = True
-        self._started = self._clock()
-        self._next_line = self._started + self.interval
-        return self._interactive
+    def _tick(self) -> None:
+        """Something happened and the clock passed `_next_line`: the first thing (start
+        the display), or a plain line is due."""
+        begin = due = False
+        with self._lock:
+            now = self._clock()
+            if not self._begun:
+                self._begun = begin = True
+                self._started = now
+                self._next_line = math.inf if self._interactive else now + self.interval
+            elif now >= self._next_line and not self._closed:
+                self._next_line = now + self.interval
+                due = True
+        if begin and self._interactive:
+            self._start_live()
+        elif due:
+            self._write_line(final=False)
 
     def _start_live(self) -> None:
         """Start the terminal display (outside the lock: rich draws it once right away)."""
@@ -207,16 +214,6 @@ class ProgressProcessor:
                 self._live = display
                 return
         display.stop()  # closed while it was starting
-
-    def _due(self) -> bool:
-        """Whether a plain line is due now (never in a live terminal display)."""
-        if self._interactive:
-            return False
-        now = self._clock()
-        if now < self._next_line:
-            return False
-        self._next_line = now + self.interval
-        return True
 
     def close(self) -> None:
         """The run or map is over: the final display, or the summary line. Idempotent."""
