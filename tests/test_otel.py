@@ -18,6 +18,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -548,6 +549,36 @@ def test_a_failure_outside_any_node_is_recorded_on_the_run_span(tracing: Tracing
     assert run.attributes is not None
     assert run.attributes["error.type"] == "hypergraph.errors.InfiniteLoopError"
     assert [e.name for e in run.events] == ["exception"]
+
+
+def test_leaving_an_async_map_iter_early_ends_the_spans_of_the_items_in_flight(
+    tracing: Tracing, caplog: pytest.LogCaptureFixture
+) -> None:
+    @node(output_name="y")
+    async def slow_after_first(x: int) -> int:
+        if x > 1:
+            await asyncio.Event().wait()  # until cancelled
+        return x
+
+    graph = Graph([slow_after_first], name="g")
+
+    async def main() -> None:
+        runs = AsyncRunner().map_iter(
+            graph, {"x": [1, 2, 3, 4]}, map_over="x", max_concurrency=2,
+            event_processors=[tracing.processor],
+        )  # fmt: skip
+        async with aclosing(runs):
+            async for _ in runs:
+                break  # took item 0; item 1 is in flight, 2 and 3 never start
+
+    run_async(main())
+
+    items = [s for s in tracing.spans if s.name == "invoke_workflow g"]
+    assert sorted(str(s.status.status_code) for s in items) == [
+        "StatusCode.ERROR",
+        "StatusCode.UNSET",
+    ]
+    tracing.assert_every_span_ended_once(caplog)
 
 
 # -- SDK spans inside nodes ---------------------------------------------------------------

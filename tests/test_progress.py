@@ -24,6 +24,7 @@ from rich.console import Console
 
 from conftest import run_async
 from hypergraph import AsyncRunner, Graph, RunStatus, SyncRunner, node
+from hypergraph.errors import InputValueError
 from hypergraph.integrations.extras import MissingExtraError
 from hypergraph.integrations.progress import ProgressProcessor
 
@@ -311,6 +312,24 @@ def test_through_a_pipe_the_output_is_plain_lines() -> None:
     written = lines(out.stderr)
     assert len(written) == 1 and written[0].startswith("hypergraph: done: 8/8 items (1 failed)")
     assert "\x1b[" not in out.stderr
+
+
+@pytest.mark.parametrize("kind", RUNNERS)
+def test_progress_given_something_other_than_a_bool_says_to_pass_an_input_in_the_dict(
+    kind: str,
+) -> None:
+    @node(output_name="done")
+    def report(progress: float) -> str:
+        return f"{progress:.0%}"
+
+    graph = Graph([report])
+    with pytest.raises(InputValueError, match=r"progress takes True or False, got 0\.5") as err:
+        if kind == "sync":
+            SyncRunner().run(graph, progress=0.5)
+        else:
+            run_async(AsyncRunner().run(graph, progress=0.5))
+    assert '{"progress": ...}' in str(err.value)
+    assert SyncRunner().run(graph, {"progress": 0.5})["done"] == "50%"
 
 
 # -- without rich -------------------------------------------------------------------------

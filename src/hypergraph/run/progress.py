@@ -18,6 +18,7 @@ import importlib
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from typing import Any
 
+from ..errors import InputValueError
 from ..events.types import RunStatus
 from ..graph.graph import Graph
 from .options import RunOptions
@@ -32,8 +33,19 @@ def _display(total: int | None) -> Any:
     return module.ProgressProcessor(total)
 
 
+def _check(progress: object) -> None:
+    if type(progress) is not bool:
+        raise InputValueError(
+            f"progress takes True or False, got {progress!r:.60}.\n"
+            "How to fix: progress=True to show the progress; if 'progress' is an input of "
+            'the graph, give it in the values dict: run(graph, {"progress": ...}).',
+            names=["progress"],
+        )
+
+
 def for_run(progress: bool, processors: Iterable[object] | None) -> Iterable[object] | None:
     """`processors`, plus a progress display if `progress` (for `run` and `iter`)."""
+    _check(progress)
     if not progress:
         return processors
     return [*(processors or ()), _display(None)]
@@ -44,6 +56,7 @@ def for_map(
 ) -> tuple[RunOptions, Any]:
     """The map's options (with the display among its processors if it needs events)
     and its display, or None without `progress`."""
+    _check(progress)
     if not progress:
         return options, None
     display = _display(total)
