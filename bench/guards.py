@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from hypergraph import (  # noqa: E402
+from hypergraph import (
     AsyncRunner,
     DiskCache,
     Graph,

@@ -38,7 +38,7 @@ def test_all_errors_share_one_root() -> None:
 LAYERS = {
     "errors": 0, "_names": 0, "_introspect": 1, "events": 1,
     "nodes": 2, "engine": 3, "durable": 3, "graph": 4, "streaming": 5, "run": 6, "runners": 7,
-    "testing": 8, "serve": 9, "_loading": 5, "cli": 10, "__main__": 11,
+    "testing": 8, "integrations": 9, "serve": 9, "_loading": 5, "cli": 10, "__main__": 11,
 }  # fmt: skip
 
 

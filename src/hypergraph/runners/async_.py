@@ -17,6 +17,9 @@ from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, not_started, prepare_items
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
+from ..run.progress import acounted
+from ..run.progress import for_map as progress_for_map
+from ..run.progress import for_run as progress_for_run
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.async_channel import AsyncChannel
@@ -55,16 +58,20 @@ class AsyncRunner:
         max_iterations: int | None = None,
         error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         max_concurrency: int | None = None,
         run_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
-        """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
+        """Run `graph` with `values` (a dict, or keyword arguments) and return its result.
+
+        `progress=True` shows the run's progress on stderr (needs `hypergraph[progress]`).
+        """
         options = RunOptions.build(
             cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
-            event_processors=event_processors,
+            event_processors=progress_for_run(progress, event_processors),
             max_concurrency=max_concurrency,
             run_id=run_id,
         )
@@ -84,6 +91,7 @@ class AsyncRunner:
         max_iterations: int | None = None,
         error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         max_concurrency: int | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: Overflow = "wait",
@@ -95,7 +103,7 @@ class AsyncRunner:
             cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
-            event_processors=event_processors,
+            event_processors=progress_for_run(progress, event_processors),
             max_concurrency=max_concurrency,
             buffer_size=buffer_size,
             overflow=overflow,
@@ -113,6 +121,7 @@ class AsyncRunner:
         error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         max_concurrency: int | None = None,
         **inputs: Any,
     ) -> MapResult:
@@ -130,10 +139,12 @@ class AsyncRunner:
             max_concurrency=max_concurrency,
         )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        options, display = progress_for_map(progress, graph, len(items), options)
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
         runs = self._map_runs(
             graph, items, options, in_flight=max_concurrency or len(items), raising=False
         )
+        runs = acounted(runs, display)
         async with contextlib.aclosing(runs):
             async for k, result in runs:
                 results[k] = result
@@ -152,6 +163,7 @@ class AsyncRunner:
         error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         max_concurrency: int | None = None,
         **inputs: Any,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
@@ -169,8 +181,10 @@ class AsyncRunner:
             max_concurrency=max_concurrency,
         )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        options, display = progress_for_map(progress, graph, len(items), options)
         in_flight = max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY
-        return self._map_runs(graph, items, options, in_flight=in_flight, raising=True)
+        runs = self._map_runs(graph, items, options, in_flight=in_flight, raising=True)
+        return acounted(runs, display)
 
     async def _map_runs(
         self,

@@ -26,6 +26,9 @@ from ..run.call import NodeCall, drain
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
+from ..run.progress import counted
+from ..run.progress import for_map as progress_for_map
+from ..run.progress import for_run as progress_for_run
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.channel import ConsumerGone, ThreadChannel
@@ -65,15 +68,19 @@ class SyncRunner:
         max_iterations: int | None = None,
         error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         run_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
-        """Run `graph` with `values` (a dict, or keyword arguments) and return its result."""
+        """Run `graph` with `values` (a dict, or keyword arguments) and return its result.
+
+        `progress=True` shows the run's progress on stderr (needs `hypergraph[progress]`).
+        """
         options = RunOptions.build(
             cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
-            event_processors=event_processors,
+            event_processors=progress_for_run(progress, event_processors),
             run_id=run_id,
         )
         ex = self._execution(graph, values, inputs, options)
@@ -92,6 +99,7 @@ class SyncRunner:
         max_iterations: int | None = None,
         error_handling: ErrorHandling = "raise",
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: Overflow = "wait",
         run_id: str | None = None,
@@ -102,7 +110,7 @@ class SyncRunner:
             cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
-            event_processors=event_processors,
+            event_processors=progress_for_run(progress, event_processors),
             buffer_size=buffer_size,
             overflow=overflow,
             run_id=run_id,
@@ -124,6 +132,7 @@ class SyncRunner:
         error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists; values not mapped are shared.
@@ -143,6 +152,7 @@ class SyncRunner:
             error_handling=error_handling,
             max_iterations=max_iterations,
             event_processors=event_processors,
+            progress=progress,
             **inputs,
         )
         return MapResult([result for _, result in items])
@@ -157,6 +167,7 @@ class SyncRunner:
         error_handling: ErrorHandling = "raise",
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
+        progress: bool = False,
         **inputs: Any,
     ) -> Iterator[tuple[int, RunResult]]:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
@@ -167,6 +178,7 @@ class SyncRunner:
             event_processors=event_processors,
         )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
+        options, display = progress_for_map(progress, graph, len(items), options)
         dispatcher = dispatcher_for(options.event_processors)
         _refuse_async(graph, dispatcher)
         control = Control()
@@ -186,7 +198,7 @@ class SyncRunner:
             finally:
                 dispatcher.shutdown()
 
-        return results()
+        return counted(results(), display)
 
     def stop(self, run_id: str) -> None:
         """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
