@@ -751,3 +751,65 @@ def test_a_caller_chosen_run_id_names_the_run_its_events_and_its_stop(run: Any) 
 def test_a_run_id_that_is_not_a_non_empty_string_is_refused(run: Any) -> None:
     with pytest.raises(InputValueError, match="run_id"):
         run(Graph([plain]), {"x": 1}, run_id="")
+
+
+# -- How runs end, as their events report it ------------------------------------------------
+
+
+def test_a_keyboard_interrupt_in_a_sync_node_ends_the_run_failed_not_completed() -> None:
+    keep: list[Any] = []
+
+    class Keep:
+        def on_event(self, event: Any) -> None:
+            keep.append(event)
+
+    graph = Graph([_raising("def", KeyboardInterrupt())])
+    with pytest.raises(KeyboardInterrupt):
+        SyncRunner().run(graph, x=1, event_processors=[Keep()])
+    end = keep[-1]
+    assert end.kind == "run_end" and end.status is RunStatus.FAILED
+    assert isinstance(end.error, KeyboardInterrupt)
+
+
+def test_a_nested_run_cancelled_by_its_parents_failure_ends_stopped() -> None:
+    ends: list[Any] = []
+
+    class Keep:
+        def on_event(self, event: Any) -> None:
+            if event.kind == "run_end":
+                ends.append(event)
+
+    @node(output_name="y")
+    async def waits(x: int) -> int:
+        await asyncio.Event().wait()
+        return x
+
+    @node(output_name="z")
+    async def fails(x: int) -> int:
+        await asyncio.sleep(0)
+        raise ValueError("parent fails")
+
+    graph = Graph([Graph([waits], name="inner").as_node(), fails])
+    with pytest.raises(ValueError):
+        run_async(AsyncRunner().run(graph, x=1, event_processors=[Keep()]))
+    inner = next(e for e in ends if e.graph_path == ("inner",))
+    assert inner.status is RunStatus.STOPPED
+
+
+def test_a_traced_plain_def_node_runs_on_a_pool_thread_not_a_thread_of_its_own() -> None:
+    names: list[str] = []
+
+    class Scoped:
+        def on_event(self, event: Any) -> None:
+            pass
+
+        def node_scope(self, event: Any) -> Any:
+            return contextlib.nullcontext()
+
+    @node(output_name="y")
+    def where(x: int) -> int:
+        names.append(threading.current_thread().name)
+        return x
+
+    run_async(AsyncRunner().run(Graph([where]), x=1, event_processors=[Scoped()]))
+    assert names[0].startswith("hypergraph-node")

@@ -520,6 +520,9 @@ def test_every_span_ends_exactly_once_however_the_run_ends(
         assert node_span.attributes is not None
         assert run.attributes["error.type"] == node_span.attributes["error.type"]
         assert run.events == ()  # the exception is recorded once, where it was raised
+    elif ending == "cancelled" and kind == "sync":  # a KeyboardInterrupt in a node
+        assert status is StatusCode.ERROR
+        assert run.attributes["error.type"] == "KeyboardInterrupt"
     else:  # consumer left, cancelled, timed out (async): cancelled, not completed
         assert status is StatusCode.ERROR
         assert run.attributes["error.type"] == "cancelled"

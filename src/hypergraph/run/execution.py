@@ -150,6 +150,7 @@ class Execution:
         self.error: BaseException | None = None
         self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.ended = False  # the drive is over: the status is final
+        self.interrupted = False  # cancelled from outside before it completed
         self.status = RunStatus.COMPLETED
         self.partial: dict[str, list[Any]] = {}
         self.started_at = 0.0
@@ -315,10 +316,17 @@ class Execution:
             raise self.error
         return self.result()
 
+    def abort(self, exc: BaseException) -> None:
+        """A node raised a BaseException that is not an Exception: the run ends FAILED
+        with it, and the runner re-raises it to the caller (decision 0028)."""
+        if self.error is None:
+            self.error = exc
+        self.failed = True
+
     def _status(self) -> RunStatus:
         if self.error is not None:
             return RunStatus.FAILED
-        if self.control.stop_requested or self.control.cancelled:
+        if self.control.stop_requested or self.control.cancelled or self.interrupted:
             return RunStatus.STOPPED
         return RunStatus.COMPLETED
 

@@ -65,9 +65,11 @@ class _Drive:
         except asyncio.CancelledError:
             # Our caller left: the whole run tree unwinds. A nested run is cancelled by its
             # parent instead, which either did this already or is failing on its own; it
-            # must not cancel the control it shares (with other map items, say).
+            # must not cancel the control it shares (with other map items, say), but it
+            # did not complete: it ends STOPPED.
             if not ex.graph_path:
                 ex.control.cancel()
+            ex.interrupted = True
             raise
         finally:
             # A failure, or our caller left: cancel what is in flight and wait for it, so
@@ -124,7 +126,7 @@ class _Drive:
     def abort(self, exc: BaseException) -> None:
         if self.aborted is None:
             self.aborted = exc
-        self.ex.failed = True
+        self.ex.abort(exc)
 
     async def one(self, i: int) -> list[int]:
         ex = self.ex
@@ -257,6 +259,9 @@ class _Drive:
         feed = self.feed()
         send = self.send_from_thread(call, feed)
         args = call.args(send)
+        # Only a node that may wait for its consumer needs a thread of its own; a plain
+        # def node (guarded by a policy, or traced) takes a pool thread.
+        own = node.is_generator or self.ex.context_params[call.i] is not None
         if node.is_generator:
             control = self.ex.control
             stopped = outcome(
@@ -268,7 +273,7 @@ class _Drive:
             )
             return stopped, call.chunks
         return False, outcome(
-            await in_thread(lambda: func(**args), own_thread=True, unwind=feed.abandon)
+            await in_thread(lambda: func(**args), own_thread=own, unwind=feed.abandon)
         )
 
     async def replay(self, call: NodeCall, chunks: tuple[Any, ...]) -> None:

@@ -286,6 +286,11 @@ def drive(ex: Execution) -> None:
         while ready and not (ex.failed or control.halt):
             for r in _execute(ex, heapq.heappop(ready)):
                 heapq.heappush(ready, r)
+    except ConsumerGone:
+        raise
+    except BaseException as exc:  # KeyboardInterrupt in a node, say: it aborts the run
+        ex.abort(exc)
+        raise
     finally:
         try:
             ex.end()
