@@ -550,3 +550,27 @@ def test_a_real_sdk_reply_is_cached_and_its_second_run_streams_without_a_request
             second = run.result()
         assert len(server.requests) == 1
     assert first["reply"] == second["reply"] == chunks == TOKENS
+
+
+def test_a_real_openai_stream_that_fails_mid_way_is_retried_under_sync_runner() -> None:
+    from openai import OpenAI
+
+    with LLMServer() as server:
+        server.enqueue(Script(tokens=TOKENS, fail_after=3), Script(tokens=TOKENS))
+
+        @node(output_name="reply", retry=NOW)
+        def reply(prompt: str) -> Iterator[str]:
+            client = OpenAI(base_url=server.openai_base_url, api_key="x", max_retries=0)
+            stream = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": prompt}], stream=True
+            )
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+
+        keep = Keep()
+        result = SyncRunner().run(Graph([reply]), prompt="hi", event_processors=[keep])
+    assert result["reply"] == TOKENS
+    attempts = [e.attempt for e in keep.of(StreamingChunkEvent)]
+    assert attempts == [1, 1, 1] + [2] * len(TOKENS)
+    assert len(keep.of(NodeRetryEvent)) == 1
