@@ -47,6 +47,19 @@ def demo(args: list[str]) -> None:
     _run([str(PY), "examples/demo.py", *args])
 
 
+def serve(args: list[str]) -> None:
+    """The chat page on the offline stand-in model: `python -m hypergraph.serve.demo`."""
+    _ensure_env()
+    cmd = [str(PY), "-m", "hypergraph.serve.demo", *args]
+    print("$", " ".join(cmd), flush=True)
+    with subprocess.Popen(cmd, cwd=ROOT) as server:
+        while True:
+            try:
+                sys.exit(server.wait())
+            except KeyboardInterrupt:  # Ctrl-C reached the server too: let it shut down
+                continue
+
+
 CODE = [p for p in ("src", "tests", "examples", "bench", "dev.py") if (ROOT / p).exists()]
 
 
@@ -63,7 +76,7 @@ def test(args: list[str]) -> None:
     _run([str(PY), "-m", "pytest", *args])
 
 
-COMMANDS = {"demo": demo, "check": check, "test": test}
+COMMANDS = {"demo": demo, "serve": serve, "check": check, "test": test}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
