@@ -2,6 +2,7 @@
 
     python3 dev.py demo     # the streaming demo (offline stand-in model unless an API key is set)
     python3 dev.py check    # format, lint, types, tests: what CI runs
+    python3 dev.py serve    # the chat page on http://127.0.0.1:8000, offline stand-in model
 
 The first call creates `.venv` and installs the project with its test and dev extras;
 later calls reinstall only when pyproject.toml changes.
