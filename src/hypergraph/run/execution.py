@@ -103,6 +103,17 @@ class Control:
 class Execution:
     """One run in progress."""
 
+    # What most runs never change is read from the class, so that making a run (one per
+    # map item) sets only what differs: each attribute store counts on the hottest paths.
+    error: BaseException | None = None
+    failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
+    ended = False  # the drive is over: the status is final
+    interrupted = False  # cancelled from outside before it completed
+    status = RunStatus.COMPLETED
+    started_at = 0.0
+    _loop: Any = None  # AsyncRunner: the run's event loop, and its thread
+    _loop_thread = 0
+
     def __init__(
         self,
         graph: Graph,
@@ -122,7 +133,8 @@ class Execution:
         can wait). `checked=True`: the value names were already checked against the graph
         (map items share their names, so they are checked once). The run's start event
         goes out when a driver calls `start()`."""
-        check_graph(graph)
+        if not checked:
+            check_graph(graph)
         self.graph = graph
         self.options = options
         plan = self.plan = graph._plan
@@ -147,15 +159,7 @@ class Execution:
         self.span_id = new_id() if self.events else ""
         self.node_spans: dict[int, str] = {}
         self.node_started: dict[int, float] = {}  # perf_counter() at each node's start
-        self.error: BaseException | None = None
-        self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
-        self.ended = False  # the drive is over: the status is final
-        self.interrupted = False  # cancelled from outside before it completed
-        self.status = RunStatus.COMPLETED
         self.partial: dict[str, list[Any]] = {}
-        self.started_at = 0.0
-        self._loop: Any = None  # AsyncRunner: the run's event loop, and its thread
-        self._loop_thread = 0
 
     def attach(
         self,

@@ -69,6 +69,7 @@ class RunOptions:
 
     @property
     def raise_errors(self) -> bool:
+        """error_handling == "raise" (read once per run)."""
         return self.error_handling == "raise"
 
     @classmethod

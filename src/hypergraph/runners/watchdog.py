@@ -40,6 +40,7 @@ class _Loop:
         self.codes: dict[CodeType, str] = {}  # node functions of the running graphs
         self.beat_at = time.monotonic()
         self.blame: tuple[str, CodeType, float] | None = None  # node, its code, stall start
+        self.beating = False  # a heartbeat is scheduled
 
     def beat(self) -> None:
         now = time.monotonic()
@@ -57,42 +58,51 @@ class _Loop:
                     stacklevel=1,
                 )
         self.beat_at = now
-        if self.runs:
+        self.beating = self.runs > 0
+        if self.beating:
             self.loop.call_later(BEAT, self.beat)
 
 
 def watch(ex: Execution) -> None:
-    """A run with `async def` nodes starts on the current loop."""
+    """A run with `async def` nodes starts on the current loop (called on that loop).
+
+    Cheap when runs follow each other: the loop's state is kept, and a heartbeat that is
+    still scheduled is not scheduled again.
+    """
     codes = ex.plan.async_codes
     if not codes:
         return
     ident = threading.get_ident()
-    with _lock:
-        state = _loops.get(ident)
-        if state is None:
-            state = _loops[ident] = _Loop(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    state = _loops.get(ident)
+    if state is None or state.loop is not loop:  # a new loop in this thread (asyncio.run)
+        state = _Loop(loop)
+        with _lock:
+            _loops[ident] = state
+    if codes.keys() - state.codes.keys():
         state.codes.update(codes)
-        state.runs += 1
-        if state.runs == 1:
-            state.beat_at = time.monotonic()
-            state.loop.call_later(BEAT, state.beat)
+    state.runs += 1
+    if not state.beating:
+        state.beat_at = time.monotonic()
+        state.beating = True
+        loop.call_later(BEAT, state.beat)
+    if _thread is None:
         _ensure_thread()
 
 
 def unwatch(ex: Execution) -> None:
     if not ex.plan.async_codes:
         return
-    with _lock:
-        state = _loops.get(threading.get_ident())
-        if state is not None:
-            state.runs -= 1
-            if state.runs <= 0:
-                del _loops[threading.get_ident()]
+    state = _loops.get(threading.get_ident())
+    if state is not None:
+        state.runs -= 1
 
 
 def _ensure_thread() -> None:
     global _thread
-    if _thread is None:
+    with _lock:
+        if _thread is not None:
+            return
         _thread = threading.Thread(target=_watch_loops, name="hypergraph-watchdog", daemon=True)
         _thread.start()
 
@@ -102,7 +112,8 @@ def _watch_loops() -> None:
         time.sleep(BEAT)  # a monitor's own pace, not a wait for anything
         now = time.monotonic()
         with _lock:
-            blocked = [(i, s) for i, s in _loops.items() if now - s.beat_at > STALL and not s.blame]
+            loops = list(_loops.items())
+        blocked = [(i, s) for i, s in loops if s.runs and now - s.beat_at > STALL and not s.blame]
         if not blocked:
             continue
         frames = sys._current_frames()
