@@ -103,10 +103,9 @@ class Control:
 class Execution:
     """One run in progress."""
 
-    # What most runs never change is read from the class, so that making a run (one per
-    # map item) sets only what differs: each attribute store counts on the hottest paths.
-    error: BaseException | None = None
-    failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
+    # What most runs never change and seldom read lives on the class, so that making a run
+    # (one per map item) sets only what differs. (`failed` and `error` are read per node:
+    # instance attributes are faster to read, so they stay on the instance.)
     ended = False  # the drive is over: the status is final
     interrupted = False  # cancelled from outside before it completed
     status = RunStatus.COMPLETED
@@ -159,6 +158,8 @@ class Execution:
         self.span_id = new_id() if self.events else ""
         self.node_spans: dict[int, str] = {}
         self.node_started: dict[int, float] = {}  # perf_counter() at each node's start
+        self.error: BaseException | None = None
+        self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.partial: dict[str, list[Any]] = {}
 
     def attach(

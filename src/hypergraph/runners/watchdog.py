@@ -17,10 +17,15 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from types import CodeType
+from typing import TYPE_CHECKING
 
 from ..errors import LoopBlockedWarning
 from ..run.execution import Execution
+
+if TYPE_CHECKING:
+    from ..engine.plan import Plan
 
 BEAT = 0.05  # seconds between heartbeats on a loop
 STALL = 0.25  # a loop that has not turned for this long is blocked (scheduling hiccups are shorter)
@@ -41,6 +46,7 @@ class _Loop:
         self.beat_at = time.monotonic()
         self.blame: tuple[str, CodeType, float] | None = None  # node, its code, stall start
         self.beating = False  # a heartbeat is scheduled
+        self.plans: weakref.WeakSet[Plan] = weakref.WeakSet()
 
     def beat(self) -> None:
         now = time.monotonic()
@@ -79,7 +85,8 @@ def watch(ex: Execution) -> None:
         state = _Loop(loop)
         with _lock:
             _loops[ident] = state
-    if codes.keys() - state.codes.keys():
+    if ex.plan not in state.plans:  # a graph first seen on this loop: learn its nodes
+        state.plans.add(ex.plan)
         state.codes.update(codes)
     state.runs += 1
     if not state.beating:
