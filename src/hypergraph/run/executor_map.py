@@ -40,6 +40,7 @@ from .portable import (
     TransferError,
     check_job,
     check_rows,
+    decode_outcome,
     dumps_for,
     encode_outcome,
     plain_dumps,
@@ -352,7 +353,7 @@ def _outcome(future: cf.Future[Any], count: int) -> tuple[list[RunResult], list[
         out = future.result()
         if isinstance(out, bytes):
             try:
-                out = pickle.loads(out)
+                out = decode_outcome(out)
             except Exception as exc:
                 raise TransferError(
                     f"The results of a chunk could not be unpickled here: "
