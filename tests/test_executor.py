@@ -36,9 +36,9 @@ from hypergraph import (
     node,
 )
 from hypergraph.errors import InputValueError
-from hypergraph.run.executor_map import ChunkedMap, ScaleOut
+from hypergraph.run.executor_map import ChunkedMap, ChunkTask, ScaleOut, run_chunk
 from hypergraph.run.options import RunOptions
-from hypergraph.run.portable import RemoteError, TransferError
+from hypergraph.run.portable import RemoteError, TransferError, node_function
 
 
 class PickleInline(cf.Executor):
@@ -383,6 +383,21 @@ def test_a_chunk_that_fails_as_a_whole_fails_each_of_its_items() -> None:
     )  # fmt: skip
     assert result.status is RunStatus.FAILED
     assert all(isinstance(r.error, cf.process.BrokenProcessPool) for r in result)
+
+
+class _Missing:
+    """Unpickles by importing a module that does not exist (as on a worker without it)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (node_function, ("no_such_module_here", "step"))
+
+
+def test_a_worker_that_cannot_import_the_nodes_says_where_they_must_be_installed() -> None:
+    task = ChunkTask("k-missing", 0, pickle.dumps(_Missing()), pickle.dumps({"x": [1]}))
+    with pytest.raises(TransferError, match="A worker could not load the graph") as excinfo:
+        run_chunk(task)
+    assert "No module named 'no_such_module_here'" in str(excinfo.value)
+    assert "client.upload_file" in str(excinfo.value)
 
 
 # -- map_iter -------------------------------------------------------------------------------

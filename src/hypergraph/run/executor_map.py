@@ -38,8 +38,8 @@ from .options import RunOptions
 from .portable import (
     Dumps,
     TransferError,
+    check_columns,
     check_job,
-    check_rows,
     decode_outcome,
     dumps_for,
     encode_outcome,
@@ -145,8 +145,6 @@ class Job:
     graph: Graph
     shared: dict[str, Any]
     """The values every item has (not mapped over)."""
-    over: tuple[str, ...]
-    """The names mapped over; each chunk row holds one value per name, in this order."""
     runner: type
     """SyncRunner, or AsyncRunner for a graph with async nodes."""
     max_iterations: int
@@ -156,13 +154,14 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class ChunkTask:
-    """One submit: a chunk of item rows and the job they belong to."""
+    """One submit: a chunk's values of the mapped names and the job they belong to."""
 
     key: str
     """The map's id: a worker unpickles its job once, and Dask tasks get distinct keys."""
     number: int
     job: Job | bytes
-    rows: list[tuple[Any, ...]] | bytes
+    columns: dict[str, list[Any]] | bytes
+    """For each name mapped over, its values for the chunk's items, in item order."""
 
 
 _jobs: dict[str, Job] = {}
@@ -183,17 +182,13 @@ def run_chunk(task: ChunkTask) -> Any:
 
     Pickled in, pickled out: the results come back as bytes the caller unpickles.
     """
-    pickled = isinstance(task.rows, bytes)
+    pickled = isinstance(task.columns, bytes)
     job = _job(task)
-    rows: list[tuple[Any, ...]] = (
-        pickle.loads(task.rows) if isinstance(task.rows, bytes) else task.rows
-    )
+    columns = pickle.loads(task.columns) if isinstance(task.columns, bytes) else task.columns
     recorder = _Recorder() if job.record_events else None
-    values = dict(job.shared)
-    for j, name in enumerate(job.over):
-        values[name] = [row[j] for row in rows]
+    values = {**job.shared, **columns}
     options: dict[str, Any] = {
-        "map_over": list(job.over),
+        "map_over": list(columns),
         "error_handling": "continue",
         "max_iterations": job.max_iterations,
         "event_processors": [recorder] if recorder else None,
@@ -263,7 +258,8 @@ class ChunkedMap:
 
         `runners` are the SyncRunner and AsyncRunner classes that run a chunk's items.
         """
-        items = prepare_items(graph, values, map_over, map_mode)
+        over = tuple(dict.fromkeys([map_over] if isinstance(map_over, str) else map_over))
+        items = prepare_items(graph, values, over, map_mode)
         self.dispatcher = dispatcher_for(options.event_processors)
         if not is_async and self.dispatcher.async_:
             raise IncompatibleRunnerError(
@@ -271,15 +267,14 @@ class ChunkedMap:
                 f"({', '.join(type(p).__name__ for p in self.dispatcher.async_)}).\n"
                 "How to fix: use AsyncRunner, or give the processor a plain def on_event."
             )
-        over = tuple(dict.fromkeys([map_over] if isinstance(map_over, str) else map_over))
         shared = {k: v for k, v in items[0].items() if k not in over} if items else {}
-        rows = [tuple(item[name] for name in over) for item in items]
-        size = scale.chunksize or max(1, -(-len(rows) // (CHUNKS_PER_WORKER * scale.workers)))
-        self.bounds = [(s, min(s + size, len(rows))) for s in range(0, len(rows), size)]
+        columns = {name: [item[name] for item in items] for name in over}
+        n = len(items)
+        size = scale.chunksize or max(1, -(-n // (CHUNKS_PER_WORKER * scale.workers)))
+        self.bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
         job = Job(
             graph,
             shared,
-            over,
             runners[1] if graph.has_async_nodes else runners[0],
             options.max_iterations,
             options.max_concurrency,
@@ -287,12 +282,15 @@ class ChunkedMap:
         )
         key = new_id()
         if scale.transport == "objects":
-            tasks = [ChunkTask(key, c, job, rows[s:e]) for c, (s, e) in enumerate(self.bounds)]
+            tasks = [
+                ChunkTask(key, c, job, {k: v[s:e] for k, v in columns.items()})
+                for c, (s, e) in enumerate(self.bounds)
+            ]
         else:
             dumps = scale.dumps()
             sent = check_job(dumps, job, graph, shared)
             tasks = [
-                ChunkTask(key, c, sent, check_rows(dumps, rows[s:e], over, s))
+                ChunkTask(key, c, sent, check_columns(dumps, columns, s, e))
                 for c, (s, e) in enumerate(self.bounds)
             ]
         self.todo = deque(tasks)
@@ -300,7 +298,7 @@ class ChunkedMap:
         self.in_threads = scale.transport == "objects"
         self.window = WINDOW_PER_WORKER * scale.workers
         self.raise_errors = options.raise_errors
-        self.results: list[RunResult | None] = [None] * len(rows)
+        self.results: list[RunResult | None] = [None] * n
         self.collected = [False] * len(self.bounds)
         self.first_failure: int | None = None
 
