@@ -449,6 +449,34 @@ def test_map_iter_yields_a_chunk_as_soon_as_it_finishes_not_in_item_order() -> N
     assert [k for k, _ in rest] == [0]
 
 
+def test_leaving_map_iter_early_submits_no_further_chunk(mode: str) -> None:
+    ran: list[int] = []
+
+    @node(output_name="y")
+    def note(x: int, seen: list[int]) -> int:
+        seen.append(x)
+        return x
+
+    graph, values = Graph([note]), {"x": list(range(8)), "seen": ran}
+    with cf.ThreadPoolExecutor(1) as pool:  # one worker: two chunks in flight at most
+        if mode == "sync":
+            runs = SyncRunner().map_iter(graph, values, map_over="x", executor=pool, chunksize=1)
+            with contextlib.closing(runs):
+                first = next(runs)
+        else:
+
+            async def main() -> tuple[int, Any]:
+                runs = AsyncRunner().map_iter(
+                    graph, values, map_over="x", executor=pool, chunksize=1
+                )
+                async with contextlib.aclosing(runs):
+                    return await anext(runs)
+
+            first = run_async(main())
+    assert first[0] == 0
+    assert set(ran) <= {0, 1}
+
+
 def test_map_iter_with_raise_raises_at_the_failing_item() -> None:
     seen = []
     with pytest.raises(remote.ItemBoom):
