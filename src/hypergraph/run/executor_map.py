@@ -22,6 +22,7 @@ import contextvars
 import os
 import pickle
 import sys
+import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -165,6 +166,7 @@ class ChunkTask:
 
 
 _jobs: dict[str, Job] = {}
+_jobs_lock = threading.Lock()  # a Dask worker may run several chunks at once, in threads
 
 
 def _fresh_ids_after_fork() -> None:
@@ -207,7 +209,8 @@ def run_chunk(task: ChunkTask) -> Any:
 def _job(task: ChunkTask) -> Job:
     if not isinstance(task.job, bytes):
         return task.job
-    job = _jobs.get(task.key)
+    with _jobs_lock:
+        job = _jobs.get(task.key)
     if job is None:
         try:
             job = pickle.loads(task.job)
@@ -218,9 +221,10 @@ def _job(task: ChunkTask) -> Job:
                 "workers run (install them there; on Dask, client.upload_file(...)), and "
                 "the same versions of hypergraph and Python must be installed there."
             ) from None
-        while len(_jobs) >= _LOADED_JOBS:
-            del _jobs[next(iter(_jobs))]
-        _jobs[task.key] = job
+        with _jobs_lock:
+            while len(_jobs) >= _LOADED_JOBS:
+                del _jobs[next(iter(_jobs))]
+            _jobs[task.key] = job
     return job
 
 
