@@ -4,12 +4,17 @@ Chains are built programmatically with ``FunctionNode(func, name=..., output_nam
 rename_inputs=...)``, so node ``n7`` consumes ``x7`` and produces ``x8``. Sync workloads use
 ``SyncRunner().run``, async ones ``AsyncRunner().run``; W4 consumes
 ``AsyncRunner().iter(...)`` and counts ``StreamingChunkEvent``s; W5 is ``SyncRunner().map``.
+W8 is ``SyncRunner().map(..., executor=...)`` with the automatic chunk size, on a
+``ProcessPoolExecutor`` and on a Dask ``Client`` of a ``LocalCluster``, against the same
+map run locally in the same process (each executor started and warmed up untimed).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from hypergraph import (
@@ -189,6 +194,85 @@ def w7_memory(p: Params) -> Result:
     return memory_after_runs(lambda: runner.run(graph, {"x0": 0}), p["runs"])
 
 
+@node(output_name="y")
+def burn(x: int, work_ms: int) -> int:
+    """`work_ms` of CPU time in this thread (the same on any machine), then 2x."""
+    end = time.thread_time() + work_ms / 1000
+    while time.thread_time() < end:
+        pass
+    return 2 * x
+
+
+def _on_dask(workers: int, measure: Callable[[Any], float]) -> float:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        return measure(client)
+
+
+def w8_cpu(p: Params) -> Result:
+    graph, runner, n = Graph([burn]), SyncRunner(), p["items"]
+    values = {"x": list(range(n)), "work_ms": p["work_ms"]}
+    warm_up = {"x": list(range(4 * p["workers"])), "work_ms": 1}
+
+    def seconds(executor: Any) -> float:
+        if executor is not None:  # starts the workers and loads the graph there
+            runner.map(graph, warm_up, map_over="x", executor=executor, chunksize=1)
+        took, out = timed_median(lambda: runner.map(graph, values, map_over="x", executor=executor))
+        expect(out["y"], [2 * x for x in values["x"]], "mapped results")  # type: ignore[index]
+        return took
+
+    local = seconds(None)
+    with ProcessPoolExecutor(p["workers"]) as pool:
+        pool_s = seconds(pool)
+    dask_s = _on_dask(p["workers"], seconds)
+    return Result(
+        n / pool_s,
+        {
+            "local_items_s": n / local,
+            "pool_speedup": local / pool_s,
+            "dask_items_s": n / dask_s,
+            "dask_speedup": local / dask_s,
+        },
+    )
+
+
+class _CountingPool(ProcessPoolExecutor):
+    submits = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submits += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def w8_trivial(p: Params) -> Result:
+    graph, runner, n = Graph([fa, fb, fc]), SyncRunner(), p["items"]
+    xs = list(range(n))
+    local, out = timed_median(lambda: runner.map(graph, {"x": xs}, map_over="x"))
+    expect(list(out["c"]), [x + 3 for x in xs], "mapped results")  # type: ignore[index]
+    calls = 0
+
+    def on_pool() -> Any:
+        nonlocal calls
+        calls += 1
+        return runner.map(graph, {"x": xs}, map_over="x", executor=pool)
+
+    with _CountingPool(p["workers"]) as pool:
+        runner.map(graph, {"x": xs[:100]}, map_over="x", executor=pool, chunksize=25)  # warm-up
+        pool.submits = 0
+        took, out = timed_median(on_pool)
+    expect(list(out["c"]), [x + 3 for x in xs], "mapped results")  # type: ignore[index]
+    return Result(
+        n / took,
+        {"local_items_s": n / local, "pool_speedup": local / took, "chunks": pool.submits / calls},
+    )
+
+
 WORKLOADS = {
     "W1": w1,
     "W1b-10": w1,
@@ -200,4 +284,6 @@ WORKLOADS = {
     "W6": w6,
     "W7-import": w7_import,
     "W7-memory": w7_memory,
+    "W8-cpu": w8_cpu,
+    "W8-trivial": w8_trivial,
 }

@@ -2,12 +2,18 @@
 
 The same trivial bodies as the graph versions (``x + 1``), called directly: the ratio
 "× plain" of a library is then the cost of its orchestration over calling the functions.
+W8 maps the functions with ``ProcessPoolExecutor.map`` (the same chunk size as
+hypergraph's automatic one) and Dask's ``client.map`` (one task per item, its idiom).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from workloads.harness import (
     Params,
@@ -161,6 +167,78 @@ def w7_memory(p: Params) -> Result:
     return memory_after_runs(run, p["runs"])
 
 
+def burn(x: int, work_ms: int) -> int:
+    """`work_ms` of CPU time in this thread (the same on any machine), then 2x."""
+    end = time.thread_time() + work_ms / 1000
+    while time.thread_time() < end:
+        pass
+    return 2 * x
+
+
+def _chunksize(items: int, workers: int) -> int:
+    return max(1, -(-items // (4 * workers)))  # hypergraph's automatic choice
+
+
+def w8_cpu(p: Params) -> Result:
+    n, workers = p["items"], p["workers"]
+    xs, work = list(range(n)), functools.partial(burn, work_ms=p["work_ms"])
+    want = [2 * x for x in xs]
+
+    def seconds(run: Callable[[], list[int]]) -> float:
+        took, out = timed_median(run)
+        expect(out, want, "mapped results")
+        return took
+
+    local = seconds(lambda: [work(x) for x in xs])
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(functools.partial(burn, work_ms=1), range(4 * workers)))  # warm-up
+        pool_s = seconds(lambda: list(pool.map(work, xs, chunksize=_chunksize(n, workers))))
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+
+        def on_dask() -> list[int]:
+            out: list[int] = client.gather(client.map(work, xs, pure=False))
+            return out
+
+        client.gather(client.map(functools.partial(burn, work_ms=1), range(4 * workers)))
+        dask_s = seconds(on_dask)
+    return Result(
+        n / pool_s,
+        {
+            "local_items_s": n / local,
+            "pool_speedup": local / pool_s,
+            "dask_items_s": n / dask_s,
+            "dask_speedup": local / dask_s,
+        },
+    )
+
+
+def _abc(x: int) -> int:
+    return fc(fb(fa(x)))
+
+
+def w8_trivial(p: Params) -> Result:
+    n, workers = p["items"], p["workers"]
+    xs = list(range(n))
+    size = _chunksize(n, workers)
+    local, out = timed_median(lambda: [_abc(x) for x in xs])
+    expect(out, [x + 3 for x in xs], "mapped results")
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_abc, xs[:100], chunksize=25))  # warm-up
+        took, out = timed_median(lambda: list(pool.map(_abc, xs, chunksize=size)))
+    expect(out, [x + 3 for x in xs], "mapped results")
+    extra: dict[str, Any] = {"local_items_s": n / local, "pool_speedup": local / took}
+    extra["chunks"] = -(-n // size)
+    return Result(n / took, extra)
+
+
 WORKLOADS = {
     "W1": w1,
     "W1b-10": w1,
@@ -172,4 +250,6 @@ WORKLOADS = {
     "W6": w6,
     "W7-import": w7_import,
     "W7-memory": w7_memory,
+    "W8-cpu": w8_cpu,
+    "W8-trivial": w8_trivial,
 }

@@ -1,4 +1,6 @@
-"""The workloads of issue 5: ids, sizes, units and targets, shared by the driver and the workloads.
+"""The workloads of issues 5 and 14 (W8): ids, sizes, units and targets.
+
+Shared by the driver and the workloads.
 
 Standard library only: the driver imports this module under a bare ``python3`` before the
 peers' virtual environment exists, and every workload process imports it to learn its sizes.
@@ -79,6 +81,10 @@ def _w3_check(value: float, plain: float | None, _best: float | None) -> bool | 
 
 def _w5_check(value: float, _plain: float | None, _best: float | None) -> bool:
     return value >= 100_000
+
+
+def _speedup_at_least(factor: float) -> Callable[[float, Mapping[str, int]], bool]:
+    return lambda value, _params: value >= factor
 
 
 def _w7_memory_check(value: float, plain: float | None, _best: float | None) -> bool | None:
@@ -182,6 +188,45 @@ WORKLOADS: tuple[Workload, ...] = (
         target="≤ plain + 10",
         check=_w7_memory_check,
         extra_rows=(ExtraRow("growth_mib", "RSS growth during the runs", "MiB"),),
+    ),
+    Workload(
+        "W8-cpu",
+        "200 items × 10 ms CPU, process pool (2 workers)",
+        "items/s",
+        {"items": 200, "work_ms": 10, "workers": 2},
+        quick={"items": 40},
+        higher_is_better=True,
+        extra_rows=(
+            ExtraRow("local_items_s", "the same items, local map", "items/s"),
+            ExtraRow(
+                "pool_speedup",
+                "process pool speed-up over local",
+                "×",
+                target="≥ 1.7",
+                check=_speedup_at_least(1.7),
+            ),
+            ExtraRow("dask_items_s", "the same items, Dask LocalCluster(2)", "items/s"),
+            ExtraRow(
+                "dask_speedup",
+                "Dask speed-up over local",
+                "×",
+                target="≥ 1.7",
+                check=_speedup_at_least(1.7),
+            ),
+        ),
+    ),
+    Workload(
+        "W8-trivial",
+        "100,000 trivial items (W5's graph), process pool (2 workers)",
+        "items/s",
+        {"items": 100_000, "workers": 2},
+        quick={"items": 10_000},
+        higher_is_better=True,
+        extra_rows=(
+            ExtraRow("local_items_s", "the same items, local map", "items/s"),
+            ExtraRow("pool_speedup", "process pool speed-up over local", "×"),
+            ExtraRow("chunks", "chunks submitted", "chunks"),
+        ),
     ),
 )
 

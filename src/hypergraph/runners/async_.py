@@ -123,6 +123,8 @@ class AsyncRunner:
         event_processors: Iterable[object] | None = None,
         progress: bool = False,
         max_concurrency: int | None = None,
+        executor: Any = None,
+        chunksize: int | None = None,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists, items concurrently.
@@ -130,6 +132,8 @@ class AsyncRunner:
         `max_concurrency` caps node executions across all items (and items in flight).
         With error_handling="raise", the error of the first failing item *by index* is
         raised once all items ended, so the outcome does not depend on timing.
+        `executor=` (a concurrent.futures.Executor or a Dask Client) runs the items there,
+        `chunksize` items per submit (automatic by default); see docs/scale-out.md.
         """
         options = RunOptions.build(
             cache=self._cache,
@@ -138,6 +142,18 @@ class AsyncRunner:
             event_processors=event_processors,
             max_concurrency=max_concurrency,
         )
+        if executor is not None or chunksize is not None:
+            from ..run import executor_map
+            from .sync import SyncRunner
+
+            scale = executor_map.ScaleOut.build(executor, chunksize)
+            values = merge_inputs(values, inputs)
+            runners = (SyncRunner, AsyncRunner)
+            return await executor_map.map_async(
+                executor_map.ChunkedMap(
+                    graph, values, map_over, map_mode, options, scale, runners, is_async=True
+                )
+            )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
@@ -165,13 +181,15 @@ class AsyncRunner:
         event_processors: Iterable[object] | None = None,
         progress: bool = False,
         max_concurrency: int | None = None,
+        executor: Any = None,
+        chunksize: int | None = None,
         **inputs: Any,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
         """Yield `(index, RunResult)` as items finish, at most `max_concurrency` in flight.
 
         Memory stays bounded: a new item starts only when the consumer has taken a
         finished one. Leaving the loop early (best inside `contextlib.aclosing`) cancels
-        the items in flight.
+        the items in flight. With `executor=`, as chunks finish.
         """
         options = RunOptions.build(
             cache=self._cache,
@@ -180,6 +198,18 @@ class AsyncRunner:
             event_processors=event_processors,
             max_concurrency=max_concurrency,
         )
+        if executor is not None or chunksize is not None:
+            from ..run import executor_map
+            from .sync import SyncRunner
+
+            scale = executor_map.ScaleOut.build(executor, chunksize)
+            values = merge_inputs(values, inputs)
+            runners = (SyncRunner, AsyncRunner)
+            return executor_map.iter_async(
+                executor_map.ChunkedMap(
+                    graph, values, map_over, map_mode, options, scale, runners, is_async=True
+                )
+            )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         in_flight = max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY

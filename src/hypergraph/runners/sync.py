@@ -133,9 +133,14 @@ class SyncRunner:
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         progress: bool = False,
+        executor: Any = None,
+        chunksize: int | None = None,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists; values not mapped are shared.
+
+        `executor=` (a concurrent.futures.Executor or a Dask Client) runs the items there,
+        `chunksize` items per submit (automatic by default); see docs/scale-out.md.
 
         >>> from hypergraph import Graph, node
         >>> @node(output_name="doubled")
@@ -144,6 +149,23 @@ class SyncRunner:
         >>> SyncRunner().map(Graph([double]), {"x": [1, 2, 3]}, map_over="x")["doubled"]
         [2, 4, 6]
         """
+        if executor is not None or chunksize is not None:
+            from ..run import executor_map
+            from .async_ import AsyncRunner
+
+            options = RunOptions.build(
+                max_iterations=max_iterations,
+                error_handling=error_handling,
+                event_processors=event_processors,
+            )
+            scale = executor_map.ScaleOut.build(executor, chunksize)
+            values = merge_inputs(values, inputs)
+            runners = (SyncRunner, AsyncRunner)
+            return executor_map.map_sync(
+                executor_map.ChunkedMap(
+                    graph, values, map_over, map_mode, options, scale, runners, is_async=False
+                )
+            )
         items = self.map_iter(
             graph,
             values,
@@ -168,15 +190,31 @@ class SyncRunner:
         max_iterations: int | None = None,
         event_processors: Iterable[object] | None = None,
         progress: bool = False,
+        executor: Any = None,
+        chunksize: int | None = None,
         **inputs: Any,
     ) -> Iterator[tuple[int, RunResult]]:
-        """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time."""
+        """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time.
+
+        With `executor=`, as chunks finish (the items of a chunk in order)."""
         options = RunOptions.build(
             cache=self._cache,
             max_iterations=max_iterations,
             error_handling=error_handling,
             event_processors=event_processors,
         )
+        if executor is not None or chunksize is not None:
+            from ..run import executor_map
+            from .async_ import AsyncRunner
+
+            scale = executor_map.ScaleOut.build(executor, chunksize)
+            values = merge_inputs(values, inputs)
+            runners = (SyncRunner, AsyncRunner)
+            return executor_map.iter_sync(
+                executor_map.ChunkedMap(
+                    graph, values, map_over, map_mode, options, scale, runners, is_async=False
+                )
+            )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         dispatcher = dispatcher_for(options.event_processors)
