@@ -39,6 +39,8 @@ def measure(library: str, workload_id: str, *, quick: bool) -> dict[str, Any]:
         reason = getattr(module, "NOT_APPLICABLE", {}).get(workload_id)
         if reason is not None:
             raise NotApplicable(reason)
+        if workload_id not in module.WORKLOADS:
+            raise NotApplicable("not measured for this library (hypergraph and plain Python only)")
         result = module.WORKLOADS[workload_id](line["params"])
     except NotApplicable as exc:
         return {**line, "status": "na", "reason": str(exc)}

@@ -45,6 +45,17 @@ _ID_PREFIX = os.urandom(4).hex()  # ids stay unique across processes
 _ids = itertools.count()
 
 
+def _fresh_ids_after_fork() -> None:
+    # A forked process (a process-pool worker) would start with its parent's prefix and
+    # counter and mint the same ids as its siblings and as its parent.
+    global _ID_PREFIX
+    _ID_PREFIX = os.urandom(4).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_ids_after_fork)
+
+
 def new_id() -> str:
     """A run or span id: a per-process random prefix and a counter (cheap: one per node)."""
     return f"{_ID_PREFIX}{next(_ids):08x}"

@@ -32,7 +32,6 @@ from ..errors import IncompatibleRunnerError, InputValueError
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent, RunStatus
 from ..graph.graph import Graph
-from . import execution
 from .batch import prepare_items
 from .execution import new_id
 from .options import RunOptions
@@ -167,16 +166,6 @@ class ChunkTask:
 
 _jobs: dict[str, Job] = {}
 _jobs_lock = threading.Lock()  # a Dask worker may run several chunks at once, in threads
-
-
-def _fresh_ids_after_fork() -> None:
-    # Ids are a per-process random prefix and a counter; a forked pool worker would start
-    # with its parent's and mint the same ids as its siblings (and as the caller).
-    execution._ID_PREFIX = os.urandom(4).hex()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_fresh_ids_after_fork)
 
 
 def run_chunk(task: ChunkTask) -> Any:
