@@ -280,3 +280,22 @@ def test_iter_takes_a_workflow_id_and_resumes(tmp_path: Path) -> None:
         result = run.result()
     assert result["total"] == 50 and result.workflow_id == "i"
     assert started.count("step") == 3  # 2 (again), 3, 4
+
+
+@node(output_name="squared")
+def square(item: int) -> int:
+    _maybe_crash("square", item)
+    return item * item
+
+
+def test_a_resumed_map_over_runs_only_the_items_that_had_not_finished(tmp_path: Path) -> None:
+    cp = SqliteCheckpointer(tmp_path / "cp.sqlite")
+    inner = Graph([square], name="sq").as_node().map_over("item")
+    graph = Graph([inner])
+    crash_at["square"] = 3
+    with pytest.raises(Crash):
+        SyncRunner(checkpointer=cp).run(graph, item=[1, 2, 3, 4], workflow_id="m")
+    calls.clear()
+    result = SyncRunner(checkpointer=cp).run(graph, item=[1, 2, 3, 4], workflow_id="m")
+    assert result["squared"] == [1, 4, 9, 16]
+    assert calls == Counter({"square": 2})  # items 3 and 4; 1 and 2 had finished

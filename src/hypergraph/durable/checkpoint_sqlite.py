@@ -31,7 +31,7 @@ from .checkpoint import (
     WorkflowRecord,
     WorkflowSummary,
 )
-from .checkpoint_values import decode, encode
+from .checkpoint_values import decode, decode_blob, encode
 
 if TYPE_CHECKING:
     import sqlite3
@@ -44,7 +44,7 @@ _SCHEMA = (
     "created REAL NOT NULL, updated REAL NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_steps (workflow TEXT NOT NULL, seq INTEGER NOT NULL, "
     "node TEXT NOT NULL, kind TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL, "
-    "ended REAL NOT NULL, payload TEXT, PRIMARY KEY (workflow, seq)) WITHOUT ROWID",
+    "ended REAL NOT NULL, payload BLOB, PRIMARY KEY (workflow, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_values (ref BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_chunks (workflow TEXT NOT NULL, node TEXT NOT NULL, "
     "execution INTEGER NOT NULL, attempt INTEGER NOT NULL, first INTEGER NOT NULL, "
@@ -52,6 +52,7 @@ _SCHEMA = (
     "WITHOUT ROWID",
 )
 _PUT_VALUE = "INSERT OR IGNORE INTO hg_values (ref, data) VALUES (?, ?)"
+_INLINE = 256  # bytes: a smaller value is kept in its step's row (one insert per step)
 _COMPRESS_FROM = 512  # bytes: text (messages, documents) shrinks about 2-3x under zlib
 
 
@@ -139,17 +140,21 @@ class SqliteCheckpointer:
 
     def append(self, workflow_id: str, step: StepRecord) -> None:
         blobs: dict[bytes, bytes] = {}
+        payload: bytes | None = None
         if step.outputs is not None:
-            payload = json.dumps(
-                {
-                    name: encode(value, blobs, f"Output '{name}' of node '{step.node}'").hex()
-                    for name, value in step.outputs.items()
-                }
-            )
+            # Each output: b"i" + its blob inline (small), or b"r" + the ref of a stored blob.
+            outputs = {}
+            for name, value in step.outputs.items():
+                ref = encode(value, blobs, f"Output '{name}' of node '{step.node}'")
+                blob = blobs[ref]
+                if len(blob) <= _INLINE:
+                    del blobs[ref]
+                    outputs[name] = b"i" + blob
+                else:
+                    outputs[name] = b"r" + ref
+            payload = pickle.dumps(outputs, protocol=pickle.HIGHEST_PROTOCOL)
         elif step.decision is not None:
-            payload = json.dumps(list(step.decision))
-        else:
-            payload = None
+            payload = pickle.dumps(tuple(step.decision), protocol=pickle.HIGHEST_PROTOCOL)
         row = (
             workflow_id,
             step.seq,
@@ -248,14 +253,20 @@ class SqliteCheckpointer:
                     for name, ref in json.loads(refs).items()
                 }
 
+            def outputs_of(payload: bytes) -> dict[str, Any]:
+                return {
+                    name: decode_blob(ref[1:], fetch) if ref[:1] == b"i" else decode(ref[1:], fetch)
+                    for name, ref in pickle.loads(payload).items()
+                }
+
             steps = []
             for seq, node, kind, attempt, started, ended, payload in conn.execute(
                 "SELECT seq, node, kind, attempt, started, ended, payload FROM hg_steps "
                 "WHERE workflow = ? ORDER BY seq",
                 (workflow_id,),
             ).fetchall():
-                outputs = load(payload) if kind == "finish" else None
-                decision = tuple(json.loads(payload)) if kind == "gate" else None
+                outputs = outputs_of(payload) if kind == "finish" else None
+                decision = pickle.loads(payload) if kind == "gate" else None
                 steps.append(
                     StepRecord(seq, node, kind, outputs, decision, attempt, started, ended)
                 )

@@ -84,7 +84,11 @@ def _store_page(page: list[bytes], blobs: dict[bytes, bytes]) -> bytes:
 
 def decode(ref: bytes, fetch: Callable[[bytes], bytes]) -> Any:
     """The value stored under `ref`; `fetch(ref)` reads a blob."""
-    blob = fetch(ref)
+    return decode_blob(fetch(ref), fetch)
+
+
+def decode_blob(blob: bytes, fetch: Callable[[bytes], bytes]) -> Any:
+    """The value of `blob` (which may refer to pages and books that `fetch` reads)."""
     if blob[:1] == _VALUE:
         return pickle.loads(blob[1:])
     if blob[:1] != _PAGED:

@@ -14,6 +14,7 @@ Each outcome is recorded before the scheduler releases the nodes that depend on 
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from ..nodes.gate import GateNode
 
 if TYPE_CHECKING:
     from ..durable.checkpoint import Checkpointer, WorkflowRecord
+    from ..engine.plan import Plan
     from ..graph.graph import Graph
 
 CHUNK_BATCH = 50
@@ -39,8 +41,13 @@ CHUNK_SECONDS = 0.1
 def structure_of(graph: Graph) -> dict[str, Any]:
     """What must not change under a workflow id: each node's kind, inputs, outputs and
     gate targets (not the function bodies: a fixed bug may be resumed through)."""
+    return _structure(graph._plan)
+
+
+@functools.lru_cache(maxsize=256)  # per plan, not per run: a graph is immutable
+def _structure(plan: Plan) -> dict[str, Any]:
     nodes = {}
-    for node in graph._plan.nodes:
+    for node in plan.nodes:
         entry: dict[str, Any] = {
             "kind": type(node).__name__,
             "inputs": list(node.inputs),
