@@ -52,6 +52,7 @@ _SCHEMA = (
     "WITHOUT ROWID",
 )
 _PUT_VALUE = "INSERT OR IGNORE INTO hg_values (ref, data) VALUES (?, ?)"
+_PUT_STEP = "INSERT OR REPLACE INTO hg_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INLINE = 256  # bytes: a smaller value is kept in its step's row (one insert per step)
 _COMPRESS_FROM = 512  # bytes: text (messages, documents) shrinks about 2-3x under zlib
 
@@ -69,6 +70,15 @@ def _packed(blobs: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
                 continue
         rows.append((ref, b"-" + blob))
     return rows
+
+
+def _small(value: Any) -> bytes | None:
+    """`b"iV" + pickle` of a value small enough to keep in its step's row, else None."""
+    if type(value) not in (int, float, str, bool, bytes, type(None)):
+        return None  # containers may be large, or hold what cannot be pickled
+    if type(value) in (str, bytes) and len(value) > _INLINE:
+        return None
+    return b"iV" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _unpacked(data: bytes) -> bytes:
@@ -110,6 +120,7 @@ class SqliteCheckpointer:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
+        self._sqlite_error: type[Exception] = Exception  # sqlite3.Error, once connected
         self._conn: sqlite3.Connection | None = self._connect()
 
     # -- writing ----------------------------------------------------------------------
@@ -145,6 +156,10 @@ class SqliteCheckpointer:
             # Each output: b"i" + its blob inline (small), or b"r" + the ref of a stored blob.
             outputs = {}
             for name, value in step.outputs.items():
+                small = _small(value)
+                if small is not None:  # the common case: no hashing, no value row
+                    outputs[name] = small
+                    continue
                 ref = encode(value, blobs, f"Output '{name}' of node '{step.node}'")
                 blob = blobs[ref]
                 if len(blob) <= _INLINE:
@@ -166,12 +181,23 @@ class SqliteCheckpointer:
             payload,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
-            if blobs:
-                conn.executemany(_PUT_VALUE, _packed(blobs))
-            conn.execute("INSERT OR REPLACE INTO hg_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-
-        self._write(write)
+        rows = _packed(blobs) if blobs else None
+        with self._lock:
+            conn = self._open()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if rows:
+                        conn.executemany(_PUT_VALUE, rows)
+                    conn.execute(_PUT_STEP, row)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with contextlib.suppress(Exception):  # keep the original error
+                            conn.execute("ROLLBACK")
+                    raise
+            except self._sqlite_error as exc:
+                raise self._failure("failed", exc) from exc
 
     def add_chunks(
         self,
@@ -311,11 +337,12 @@ class SqliteCheckpointer:
         return f"SqliteCheckpointer({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        import sqlite3
+        import sqlite3  # only a file-backed checkpointer needs it: keep imports light
 
         from .file_safety import prepare_private_file
 
         prepare_private_file(self.path)
+        self._sqlite_error = sqlite3.Error
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
@@ -361,22 +388,25 @@ class SqliteCheckpointer:
                     conn.execute("ROLLBACK")
             raise
 
-    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        import sqlite3
+    def _open(self) -> sqlite3.Connection:
+        """The connection (under the lock): this process's own, opened if needed."""
+        if self._closed:
+            raise CheckpointError(
+                f"The checkpointer '{self.path}' was closed. How to fix: make a new "
+                "SqliteCheckpointer for the same path, or close it only when done."
+            )
+        if self._conn is None or self._pid != os.getpid():
+            # A forked child must not share its parent's SQLite connection.
+            self._pid = os.getpid()
+            self._conn = self._connect()
+        return self._conn
 
+    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
-            if self._closed:
-                raise CheckpointError(
-                    f"The checkpointer '{self.path}' was closed. How to fix: make a new "
-                    "SqliteCheckpointer for the same path, or close it only when done."
-                )
-            if self._conn is None or self._pid != os.getpid():
-                # A forked child must not share its parent's SQLite connection.
-                self._pid = os.getpid()
-                self._conn = self._connect()
+            conn = self._open()
             try:
-                return step(self._conn)
-            except sqlite3.Error as exc:
+                return step(conn)
+            except self._sqlite_error as exc:
                 raise self._failure("failed", exc) from exc
 
     def _failure(self, what: str, exc: Exception) -> CheckpointError:

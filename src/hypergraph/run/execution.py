@@ -154,8 +154,13 @@ class Execution:
             self.workflow_id = wid
             self.durable = Durable(options.checkpointer, wid, parent_workflow)
             self._given = dict(values)
-        # A checkpointed run needs the node timings and chunk hooks that events bring.
-        self.events = bool(dispatcher) or deliver is not None or self.durable is not None
+        # A checkpointed run keeps streamed chunks through the chunk hook that events
+        # bring: it turns events on only if a node of this graph can stream.
+        streams = self.durable is not None and any(
+            n.is_generator or c is not None
+            for n, c in zip(plan.nodes, plan.context_params, strict=True)
+        )
+        self.events = bool(dispatcher) or deliver is not None or streams
         self.control = control or Control()
         self.run_id = (not graph_path and options.run_id) or new_id()
         self.graph_path = graph_path
@@ -170,6 +175,8 @@ class Execution:
         self.status = RunStatus.COMPLETED
         self.partial: dict[str, list[Any]] = {}
         self.started_at = 0.0
+        if self.durable is not None:  # each step records when its node started
+            self.inputs_for = self._timed_inputs_for
         self._loop: Any = None  # AsyncRunner: the run's event loop, and its thread
         self._loop_thread = 0
 
@@ -196,7 +203,6 @@ class Execution:
             )
             if replayed is not None:  # a resumed workflow: what was running runs again
                 self.sched = replayed
-                self.inputs_for = replayed.inputs_for
                 return replayed.busy_nodes()
         return self.sched.start()
 
@@ -212,6 +218,11 @@ class Execution:
             self.emit(self.run_end_event())
 
     # -- calling a node -----------------------------------------------------------------
+
+    def _timed_inputs_for(self, i: int) -> dict[str, Any]:
+        """`inputs_for` of a checkpointed run: also notes when node `i` starts."""
+        self.node_started[i] = time.perf_counter()
+        return self.sched.inputs_for(i)
 
     def is_stopping(self) -> bool:
         return self.control.halt
