@@ -19,6 +19,7 @@ from hypergraph import (
     Graph,
     MemoryCheckpointer,
     NodeContext,
+    RetryPolicy,
     SqliteCheckpointer,
     SyncRunner,
     node,
@@ -299,3 +300,18 @@ def test_a_resumed_map_over_runs_only_the_items_that_had_not_finished(tmp_path: 
     result = SyncRunner(checkpointer=cp).run(graph, item=[1, 2, 3, 4], workflow_id="m")
     assert result["squared"] == [1, 4, 9, 16]
     assert calls == Counter({"square": 2})  # items 3 and 4; 1 and 2 had finished
+
+
+@node(output_name="ok", retry=RetryPolicy(max_attempts=3, initial_delay=0.0, jitter=False))
+def twice_flaky(x: int) -> int:
+    calls["twice_flaky"] += 1
+    if calls["twice_flaky"] < 3:
+        raise ConnectionError("try again")
+    return x
+
+
+def test_a_step_records_the_attempt_that_succeeded(tmp_path: Path) -> None:
+    cp = SqliteCheckpointer(tmp_path / "cp.sqlite")
+    SyncRunner(checkpointer=cp).run(Graph([twice_flaky]), x=1, workflow_id="r")
+    (only,) = cp.get("r").steps  # type: ignore[union-attr]
+    assert (only.node, only.attempt, only.outputs) == ("twice_flaky", 3, {"ok": 1})

@@ -154,10 +154,10 @@ class Execution:
             self.workflow_id = wid
             self.durable = Durable(options.checkpointer, wid, parent_workflow)
             self._given = dict(values)
-        # A checkpointed run keeps streamed chunks through the chunk hook that events
-        # bring: it turns events on only if a node of this graph can stream.
+        # A checkpointed run keeps streamed chunks and attempt numbers through the chunk
+        # hook that events bring: it turns events on only if a node can stream or retry.
         streams = self.durable is not None and any(
-            n.is_generator or c is not None
+            n.is_generator or c is not None or n.policy is not None
             for n, c in zip(plan.nodes, plan.context_params, strict=True)
         )
         self.events = bool(dispatcher) or deliver is not None or streams
