@@ -17,7 +17,7 @@ PUBLIC = {
     "RunEndEvent", "NodeStartEvent", "NodeEndEvent", "NodeErrorEvent", "RouteDecisionEvent",
     "StreamingChunkEvent", "StopRequestedEvent", "EventProcessor", "AsyncEventProcessor",
     "TypedEventProcessor", "RetryPolicy", "NodeTimeoutError", "NodeRetryEvent",
-    "InMemoryCache", "DiskCache",
+    "InMemoryCache", "DiskCache", "MemoryCheckpointer", "SqliteCheckpointer",
 }  # fmt: skip
 
 

@@ -44,6 +44,8 @@ from .runners.sync import SyncRunner
 
 if TYPE_CHECKING:
     from .durable.cache import InMemoryCache
+    from .durable.checkpoint import MemoryCheckpointer
+    from .durable.checkpoint_sqlite import SqliteCheckpointer
     from .durable.disk_cache import DiskCache
     from .runners.async_ import AsyncRunner
 
@@ -63,6 +65,14 @@ def __getattr__(name: str) -> Any:
         from .durable.disk_cache import DiskCache
 
         return DiskCache
+    if name == "MemoryCheckpointer":
+        from .durable.checkpoint import MemoryCheckpointer
+
+        return MemoryCheckpointer
+    if name == "SqliteCheckpointer":
+        from .durable.checkpoint_sqlite import SqliteCheckpointer
+
+        return SqliteCheckpointer
     raise AttributeError(f"module 'hypergraph' has no attribute '{name}'")
 
 
@@ -83,6 +93,7 @@ __all__ = [
     "InfiniteLoopError",
     "InputSpec",
     "MapResult",
+    "MemoryCheckpointer",
     "MissingInputError",
     "NodeContext",
     "NodeEndEvent",
@@ -98,6 +109,7 @@ __all__ = [
     "RunResult",
     "RunStartEvent",
     "RunStatus",
+    "SqliteCheckpointer",
     "StopRequestedEvent",
     "StreamingChunkEvent",
     "SyncRunner",

@@ -1,10 +1,21 @@
-"""Durable layer: what outlives one node call. Cache keys and the cache stores.
+"""Durable layer: what outlives one node call. Cache keys, cache stores, checkpointers.
 
 `fingerprint` / `definition_key` / `call_key` build keys; `InMemoryCache` and
 `DiskCache` implement the `Cache` protocol over `CacheEntry` values.
 """
 
 from .cache import Cache, CacheEntry, InMemoryCache
+from .checkpoint import (
+    Checkpointer,
+    CheckpointError,
+    MemoryCheckpointer,
+    StepRecord,
+    StreamRecord,
+    WorkflowConflictError,
+    WorkflowRecord,
+    WorkflowSummary,
+)
+from .checkpoint_sqlite import SqliteCheckpointer
 from .disk_cache import DiskCache
 from .errors import (
     CacheStoreError,
@@ -18,11 +29,20 @@ __all__ = [
     "Cache",
     "CacheEntry",
     "CacheStoreError",
+    "CheckpointError",
+    "Checkpointer",
     "DiskCache",
     "InMemoryCache",
     "InsecureCacheFileError",
+    "MemoryCheckpointer",
+    "SqliteCheckpointer",
+    "StepRecord",
+    "StreamRecord",
     "UncacheableValueError",
     "Unfingerprintable",
+    "WorkflowConflictError",
+    "WorkflowRecord",
+    "WorkflowSummary",
     "call_key",
     "definition_key",
     "fingerprint",

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
+    from .durability import Durable
+
 from .._names import quoted
 from ..engine.scheduler import Scheduler
 from ..errors import HypergraphError, InfiniteLoopError, InputValueError, NodeOutputError
@@ -137,12 +139,15 @@ class Execution:
         graph_path: tuple[str, ...] = (),
         parent_span_id: str | None = None,
         checked: bool = False,
+        workflow_id: str | None = None,
+        parent_workflow: str | None = None,
     ) -> None:
         """`deliver` hands an event to the iter() consumer without waiting (lifecycle
         events); `deliver_chunk`, if given, may wait for room (chunks from a producer that
         can wait). `checked=True`: the value names were already checked against the graph
         (map items share their names, so they are checked once). The run's start event
-        goes out when a driver calls `start()`."""
+        goes out when a driver calls `start()`. `workflow_id`: a nested run's own workflow
+        (a top-level run takes `options.workflow_id`)."""
         if not checked:
             check_graph(graph)
         self.graph = graph
@@ -161,7 +166,23 @@ class Execution:
         self.dispatcher = dispatcher
         self.deliver = deliver  # the iter() consumer, if any
         self.deliver_chunk = deliver_chunk or deliver
-        self.events = bool(dispatcher) or deliver is not None
+        self.durable: Durable | None = None
+        self.workflow_id: str | None = None
+        self._given: dict[str, Any] = {}
+        if options.checkpointer is not None:
+            from .durability import Durable  # loads the store's code only when used
+
+            wid = workflow_id or (not graph_path and options.workflow_id) or f"wf-{new_id()}"
+            self.workflow_id = wid
+            self.durable = Durable(options.checkpointer, wid, parent_workflow)
+            self._given = dict(values)
+        # A checkpointed run keeps streamed chunks and attempt numbers through the chunk
+        # hook that events bring: it turns events on only if a node can stream or retry.
+        streams = self.durable is not None and any(
+            n.is_generator or c is not None or n.policy is not None
+            for n, c in zip(plan.nodes, plan.context_params, strict=True)
+        )
+        self.events = bool(dispatcher) or deliver is not None or streams
         self.control = control or Control()
         self.run_id = (not graph_path and options.run_id) or new_id()
         self.graph_path = graph_path
@@ -172,6 +193,8 @@ class Execution:
         self.error: BaseException | None = None
         self.failed = False  # a failure ends the run (error_handling="raise", or a loop limit)
         self.partial: dict[str, list[Any]] = {}
+        if self.durable is not None:  # each step records when its node started
+            self.inputs_for = self._timed_inputs_for
 
     def attach(
         self,
@@ -190,6 +213,13 @@ class Execution:
         self.started_at = time.perf_counter()
         if self.events:
             self.emit(self.run_start_event())
+        if self.durable is not None:
+            replayed = self.durable.open(
+                self.graph, self.sched.values, self._given, self.options.max_iterations
+            )
+            if replayed is not None:  # a resumed workflow: what was running runs again
+                self.sched = replayed
+                return replayed.busy_nodes()
         return self.sched.start()
 
     def end(self) -> None:
@@ -198,10 +228,17 @@ class Execution:
             return
         self.status = self._status()
         self.ended = True
+        if self.durable is not None:
+            self.durable.end(self.status.value)
         if self.events:
             self.emit(self.run_end_event())
 
     # -- calling a node -----------------------------------------------------------------
+
+    def _timed_inputs_for(self, i: int) -> dict[str, Any]:
+        """`inputs_for` of a checkpointed run: also notes when node `i` starts."""
+        self.node_started[i] = time.perf_counter()
+        return self.sched.inputs_for(i)
 
     def is_stopping(self) -> bool:
         return self.control.halt
@@ -225,6 +262,9 @@ class Execution:
             control=self.control,
             graph_path=(*self.graph_path, label),
             parent_span_id=self.node_spans.get(i),
+            # Its own workflow, keyed by the node's execution: a resume finds it again.
+            workflow_id=self.workflow_id and f"{self.workflow_id}/{label}#{self.sched.runs[i]}",
+            parent_workflow=self.workflow_id,
         )
         child.partial = self.partial
         return child
@@ -240,6 +280,12 @@ class Execution:
         outputs_of = self.single_output[i]
         if outputs_of is not None:  # the common case: one output, nothing to check
             outputs = {outputs_of: result}
+            if self.durable is not None:  # recorded before anything that depends on it
+                error = self.durable.finish(
+                    i, self.nodes[i].name, outputs, self.node_started.get(i)
+                )
+                if error is not None:
+                    return self.fail(i, error)
             if self.events:
                 self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs, cached=cached))
             # `_step(self.sched.finish, i, outputs)`, inlined: the call costs about 10% of
@@ -253,6 +299,8 @@ class Execution:
         try:
             if isinstance(node, GateNode):
                 targets = node.decide(result)
+                if self.durable is not None:
+                    self.durable.gate(i, node.name, targets, self.node_started.get(i))
                 if self.events:
                     multi = node.multi_target
                     decision = targets if multi else (targets[0] if targets else END)
@@ -262,6 +310,10 @@ class Execution:
             outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
         except NodeOutputError as exc:
             return self.fail(i, exc)
+        if self.durable is not None:
+            error = self.durable.finish(i, node.name, outputs, self.node_started.get(i))
+            if error is not None:
+                return self.fail(i, error)
         if self.events:
             self.emit(NodeEndEvent(**self._ended_fields(i), outputs=outputs, cached=cached))
         return self._step(self.sched.finish, i, outputs)
@@ -272,6 +324,8 @@ class Execution:
             note = f"(raised by node '{self._path(i)}')"
             if note not in getattr(exc, "__notes__", ()):  # one instance may be raised again
                 exc.add_note(note)
+        if self.durable is not None:
+            self.durable.fail(i, self.nodes[i].name, self.node_started.get(i))
         if self.events:
             self.emit(NodeErrorEvent(**self._ended_fields(i), error=exc))
         if self.error is None:
@@ -283,6 +337,8 @@ class Execution:
     def stopped(self, i: int, chunks: list[Any]) -> list[int]:
         """Node `i` was closed before it finished (stop or cancel): keep what it streamed."""
         self.keep_partial(i, chunks)
+        if self.durable is not None:  # not a step: it runs again on resume; its chunks stay
+            self.durable.flush(i, self.nodes[i].name)
         if self.events:
             self.emit(NodeEndEvent(**self._ended_fields(i)))
         return self._step(self.sched.fail, i)
@@ -353,6 +409,7 @@ class Execution:
             run_id=self.run_id,
             error=self.error,
             partial=self.partial,
+            workflow_id=self.workflow_id,
         )
 
     # -- events -------------------------------------------------------------------------
@@ -390,12 +447,27 @@ class Execution:
         self.node_started[i] = time.perf_counter()
         return NodeStartEvent(**self._node_fields(i))
 
-    def chunk_maker(self, i: int, attempt: int = 1) -> Callable[[Any, int], StreamingChunkEvent]:
-        """Makes node `i`'s chunk events, for its current execution and attempt."""
+    def chunk_maker(
+        self, i: int, attempt: int = 1
+    ) -> Callable[[Any, int], StreamingChunkEvent | None]:
+        """Makes node `i`'s chunk events, for its current execution and attempt (a
+        checkpointed run also keeps each chunk; None when only the checkpoint listens)."""
         fields = self._node_fields(i)
         del fields["timestamp"]
         fields["attempt"] = attempt
-        return chunk_factory(fields)
+        make = chunk_factory(fields)
+        durable = self.durable
+        if durable is None:
+            return make
+        name = self.nodes[i].name
+        durable.attempt(i, name, self.sched.runs[i], attempt)
+        listening = bool(self.dispatcher) or self.deliver is not None
+
+        def keep(chunk: Any, index: int) -> StreamingChunkEvent | None:
+            durable.chunk(i, name, chunk)
+            return make(chunk, index) if listening else None
+
+        return keep
 
     def node_event_fields(self, i: int) -> dict[str, Any]:
         """The common fields of an event about node `i`'s current execution."""

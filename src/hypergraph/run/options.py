@@ -16,6 +16,7 @@ from ..errors import InputValueError
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
+    from ..durable.checkpoint import Checkpointer
 
 ErrorHandling = Literal["raise", "continue"]
 Overflow = Literal["wait", "drop_oldest"]
@@ -44,6 +45,10 @@ class RunOptions:
     """The run's id; None makes a new unique one."""
     cache: Cache | None = None
     """Where nodes with `cache=True` keep their results (the runner's `cache=`)."""
+    checkpointer: Checkpointer | None = None
+    """Where each finished node execution is recorded (the runner's `checkpointer=`)."""
+    workflow_id: str | None = None
+    """The durable run's id: a new one is recorded, an unfinished one resumes."""
 
     def __post_init__(self) -> None:
         _check_choice("error_handling", self.error_handling, ErrorHandling)
@@ -62,6 +67,30 @@ class RunOptions:
                 'AsyncRunner(cache=DiskCache("cache.sqlite")).',
                 names=["cache"],
             )
+        if self.checkpointer is not None and not all(
+            callable(getattr(self.checkpointer, m, None)) for m in ("get", "append", "create")
+        ):
+            raise InputValueError(
+                f"checkpointer= takes a checkpoint store, got "
+                f"{type(self.checkpointer).__name__}.\n"
+                'How to fix: SyncRunner(checkpointer=SqliteCheckpointer("runs.sqlite")) or '
+                "AsyncRunner(checkpointer=MemoryCheckpointer()).",
+                names=["checkpointer"],
+            )
+        if self.workflow_id is not None:
+            if type(self.workflow_id) is not str or not self.workflow_id:
+                raise InputValueError(
+                    f"workflow_id must be a non-empty str, got {self.workflow_id!r}.",
+                    names=["workflow_id"],
+                )
+            if self.checkpointer is None:
+                raise InputValueError(
+                    f"workflow_id={self.workflow_id!r} was given, but the runner has no "
+                    "checkpointer to resume it from.\nHow to fix: "
+                    'SyncRunner(checkpointer=SqliteCheckpointer("runs.sqlite")), or leave '
+                    "out workflow_id.",
+                    names=["workflow_id"],
+                )
         if self.run_id is not None and (type(self.run_id) is not str or not self.run_id):
             raise InputValueError(
                 f"run_id must be a non-empty str, got {self.run_id!r}.", names=["run_id"]

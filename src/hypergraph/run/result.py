@@ -24,6 +24,8 @@ class RunResult:
     run_id: str
     error: BaseException | None = None
     partial: dict[str, list[Any]] = field(default_factory=dict)
+    workflow_id: str | None = None
+    """The durable run's workflow id (with a checkpointer; generated if not given)."""
 
     def __getitem__(self, name: str) -> Any:
         try:

@@ -27,6 +27,7 @@ from .async_drive import drive
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
+    from ..durable.checkpoint import Checkpointer
 
 
 class AsyncRunner:
@@ -44,11 +45,16 @@ class AsyncRunner:
     `async for event in run: ...` and `result = await run.result()`.
     """
 
-    def __init__(self, *, cache: Cache | None = None) -> None:
+    def __init__(
+        self, *, cache: Cache | None = None, checkpointer: Checkpointer | None = None
+    ) -> None:
         """`cache`: where nodes marked `cache=True` keep their results (InMemoryCache(),
         DiskCache(path)); without one, every node runs."""
         self._runs = RunRegistry()
         self._cache = RunOptions(cache=cache).cache  # checked now, not at the first run
+        # `checkpointer`: where each finished node execution is recorded, so a run given
+        # a `workflow_id` resumes after a crash (SqliteCheckpointer(path)).
+        self._checkpointer = RunOptions(checkpointer=checkpointer).checkpointer
 
     async def run(
         self,
@@ -61,6 +67,7 @@ class AsyncRunner:
         progress: bool = False,
         max_concurrency: int | None = None,
         run_id: str | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result.
@@ -74,6 +81,8 @@ class AsyncRunner:
             event_processors=progress_for_run(progress, event_processors),
             max_concurrency=max_concurrency,
             run_id=run_id,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
         )
         ex = _execution(graph, values, inputs, options)
         with self._runs.track(ex):
@@ -96,6 +105,7 @@ class AsyncRunner:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: Overflow = "wait",
         run_id: str | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> AsyncRun:
         """Run `graph` and stream its events: `async with runner.iter(g, v) as run: ...`."""
@@ -108,6 +118,8 @@ class AsyncRunner:
             buffer_size=buffer_size,
             overflow=overflow,
             run_id=run_id,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
         )
         return AsyncRun(self._runs, _execution(graph, values, inputs, options))
 

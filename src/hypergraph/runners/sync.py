@@ -35,6 +35,7 @@ from ..streaming.channel import ConsumerGone, ThreadChannel
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
+    from ..durable.checkpoint import Checkpointer
 
 
 class SyncRunner:
@@ -54,11 +55,16 @@ class SyncRunner:
     ['run_start', 'node_start', 'node_end', 'run_end']
     """
 
-    def __init__(self, *, cache: Cache | None = None) -> None:
+    def __init__(
+        self, *, cache: Cache | None = None, checkpointer: Checkpointer | None = None
+    ) -> None:
         """`cache`: where nodes marked `cache=True` keep their results (InMemoryCache(),
         DiskCache(path)); without one, every node runs."""
         self._runs = RunRegistry()
         self._cache = RunOptions(cache=cache).cache  # checked now, not at the first run
+        # `checkpointer`: where each finished node execution is recorded, so a run given
+        # a `workflow_id` resumes after a crash (SqliteCheckpointer(path)).
+        self._checkpointer = RunOptions(checkpointer=checkpointer).checkpointer
 
     def run(
         self,
@@ -70,6 +76,7 @@ class SyncRunner:
         event_processors: Iterable[object] | None = None,
         progress: bool = False,
         run_id: str | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> RunResult:
         """Run `graph` with `values` (a dict, or keyword arguments) and return its result.
@@ -82,6 +89,8 @@ class SyncRunner:
             error_handling=error_handling,
             event_processors=progress_for_run(progress, event_processors),
             run_id=run_id,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
         )
         ex = self._execution(graph, values, inputs, options)
         with self._runs.track(ex):
@@ -103,6 +112,7 @@ class SyncRunner:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: Overflow = "wait",
         run_id: str | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> SyncRun:
         """Run `graph` and stream its events: `with runner.iter(g, v) as run: for e in run: ...`."""
@@ -114,6 +124,8 @@ class SyncRunner:
             buffer_size=buffer_size,
             overflow=overflow,
             run_id=run_id,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
         )
         channel = ThreadChannel(options.buffer_size, options.overflow)
         ex = self._execution(graph, values, inputs, options)

@@ -1,0 +1,418 @@
+"""`SqliteCheckpointer`: workflows in one SQLite file, shared by threads and processes.
+
+Each write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so a
+busy file is waited for up to `timeout` instead of failing), in WAL mode: readers never
+block the writer. With `synchronous=NORMAL` a commit survives the process being killed
+(kill -9); `durable=True` uses `FULL`, which also survives a power loss, at the price of
+an fsync per commit. A writer killed mid-commit leaves the previous commits intact.
+
+Tables: `hg_workflows` (one row per workflow), `hg_steps` (the log: workflow, seq,
+node, kind, attempt, times, refs of the outputs), `hg_values` (content-addressed blobs,
+see `checkpoint_values`) and `hg_chunks` (batches of streamed chunks). Values are
+pickled: a file another user can write is refused (`file_safety`, as for `DiskCache`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .checkpoint import (
+    RUNNING,
+    CheckpointError,
+    StepRecord,
+    StreamRecord,
+    WorkflowRecord,
+    WorkflowSummary,
+)
+from .checkpoint_values import decode, decode_blob, encode
+
+if TYPE_CHECKING:
+    import sqlite3
+
+T = TypeVar("T")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS hg_workflows (id TEXT PRIMARY KEY, parent TEXT, "
+    "status TEXT NOT NULL, structure TEXT NOT NULL, inputs TEXT NOT NULL, "
+    "created REAL NOT NULL, updated REAL NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS hg_steps (workflow TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "node TEXT NOT NULL, kind TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL, "
+    "ended REAL NOT NULL, payload BLOB, PRIMARY KEY (workflow, seq)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS hg_values (ref BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS hg_chunks (workflow TEXT NOT NULL, node TEXT NOT NULL, "
+    "execution INTEGER NOT NULL, attempt INTEGER NOT NULL, first INTEGER NOT NULL, "
+    "data BLOB NOT NULL, PRIMARY KEY (workflow, node, execution, attempt, first)) "
+    "WITHOUT ROWID",
+)
+_PUT_VALUE = "INSERT OR IGNORE INTO hg_values (ref, data) VALUES (?, ?)"
+_PUT_STEP = "INSERT OR REPLACE INTO hg_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INLINE = 256  # bytes: a smaller value is kept in its step's row (one insert per step)
+_COMPRESS_FROM = 512  # bytes: text (messages, documents) shrinks about 2-3x under zlib
+
+
+def _packed(blobs: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """Rows for hg_values: each blob under its ref, compressed when that pays."""
+    import zlib
+
+    rows = []
+    for ref, blob in blobs.items():
+        if len(blob) >= _COMPRESS_FROM:
+            packed = zlib.compress(blob, 1)
+            if len(packed) < len(blob) * 0.9:
+                rows.append((ref, b"z" + packed))
+                continue
+        rows.append((ref, b"-" + blob))
+    return rows
+
+
+def _small(value: Any) -> bytes | None:
+    """`b"iV" + pickle` of a value small enough to keep in its step's row, else None."""
+    if type(value) not in (int, float, str, bool, bytes, type(None)):
+        return None  # containers may be large, or hold what cannot be pickled
+    if type(value) in (str, bytes) and len(value) > _INLINE:
+        return None
+    return b"iV" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpacked(data: bytes) -> bytes:
+    import zlib
+
+    return zlib.decompress(data[1:]) if data[:1] == b"z" else data[1:]
+
+
+class SqliteCheckpointer:
+    """A checkpointer in one SQLite file: runs resume after a crash, by workflow id.
+
+    `durable=True` survives a power loss too (an fsync per step: about milliseconds).
+    Several processes may share the file. It is created with mode 0o600; a file or
+    directory another user can write is refused, since values are pickled.
+
+    >>> from hypergraph import Graph, SyncRunner, node
+    >>> @node(output_name="y")
+    ... def double(x: int) -> int:
+    ...     return 2 * x
+    >>> cp = SqliteCheckpointer("runs.sqlite")  # doctest: +SKIP
+    >>> SyncRunner(checkpointer=cp).run(Graph([double]), x=2, workflow_id="w-1")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
+    ) -> None:
+        from pathlib import Path
+
+        given = Path(os.fspath(path)).expanduser()
+        if given.is_dir():
+            raise CheckpointError(
+                f"SqliteCheckpointer('{given}') names a directory; checkpoints are one "
+                f"SQLite file. How to fix: name a file inside it, such as "
+                f"SqliteCheckpointer('{given / 'runs.sqlite'}')."
+            )
+        self.path = Path(os.path.realpath(given))
+        self.durable = durable
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._sqlite_error: type[Exception] = Exception  # sqlite3.Error, once connected
+        self._conn: sqlite3.Connection | None = self._connect()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def create(
+        self,
+        workflow_id: str,
+        *,
+        structure: dict[str, Any],
+        input_values: dict[str, Any],
+        parent: str | None = None,
+    ) -> None:
+        blobs: dict[bytes, bytes] = {}
+        inputs = {
+            name: encode(value, blobs, f"Input '{name}'").hex()
+            for name, value in input_values.items()
+        }
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(_PUT_VALUE, _packed(blobs))
+            conn.execute(
+                "INSERT OR IGNORE INTO hg_workflows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (workflow_id, parent, RUNNING, json.dumps(structure), json.dumps(inputs), now, now),
+            )
+
+        self._write(write)
+
+    def append(self, workflow_id: str, step: StepRecord) -> None:
+        blobs: dict[bytes, bytes] = {}
+        payload: bytes | None = None
+        if step.outputs is not None:
+            # Each output: b"i" + its blob inline (small), or b"r" + the ref of a stored blob.
+            outputs = {}
+            for name, value in step.outputs.items():
+                small = _small(value)
+                if small is not None:  # the common case: no hashing, no value row
+                    outputs[name] = small
+                    continue
+                ref = encode(value, blobs, f"Output '{name}' of node '{step.node}'")
+                blob = blobs[ref]
+                if len(blob) <= _INLINE:
+                    del blobs[ref]
+                    outputs[name] = b"i" + blob
+                else:
+                    outputs[name] = b"r" + ref
+            payload = pickle.dumps(outputs, protocol=pickle.HIGHEST_PROTOCOL)
+        elif step.decision is not None:
+            payload = pickle.dumps(tuple(step.decision), protocol=pickle.HIGHEST_PROTOCOL)
+        row = (
+            workflow_id,
+            step.seq,
+            step.node,
+            step.kind,
+            step.attempt,
+            step.started_at,
+            step.ended_at,
+            payload,
+        )
+
+        rows = _packed(blobs) if blobs else None
+        with self._lock:
+            conn = self._open()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if rows:
+                        conn.executemany(_PUT_VALUE, rows)
+                    conn.execute(_PUT_STEP, row)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with contextlib.suppress(Exception):  # keep the original error
+                            conn.execute("ROLLBACK")
+                    raise
+            except self._sqlite_error as exc:
+                raise self._failure("failed", exc) from exc
+
+    def add_chunks(
+        self,
+        workflow_id: str,
+        node: str,
+        execution: int,
+        attempt: int,
+        first: int,
+        chunks: list[Any],
+    ) -> None:
+        try:
+            data = pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return  # chunks are kept for display: one that cannot be pickled is not kept
+        row = (workflow_id, node, execution, attempt, first, data)
+        self._write(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO hg_chunks VALUES (?, ?, ?, ?, ?, ?)", row
+            )
+        )
+
+    def set_status(self, workflow_id: str, status: str) -> None:
+        now = time.time()
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE hg_workflows SET status = ?, updated = ? WHERE id = ?",
+                (status, now, workflow_id),
+            )
+        )
+
+    def truncate(self, workflow_id: str, seq: int) -> None:
+        self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM hg_steps WHERE workflow = ? AND seq >= ?", (workflow_id, seq)
+            )
+        )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, workflow_id: str) -> WorkflowRecord | None:
+        """Everything stored about `workflow_id` (status, input values, values, steps,
+        streamed chunks), or None."""
+        return self._use(lambda conn: self._read(conn, workflow_id))
+
+    def list(self) -> list[WorkflowSummary]:
+        """Every workflow, oldest first (`updated_at`: its last status change)."""
+        rows = self._use(
+            lambda conn: conn.execute(
+                "SELECT id, status, parent, created, updated FROM hg_workflows ORDER BY created"
+            ).fetchall()
+        )
+        return [WorkflowSummary(*row) for row in rows]
+
+    def _read(self, conn: sqlite3.Connection, workflow_id: str) -> WorkflowRecord | None:
+        # One read transaction: the steps and the values they refer to are consistent.
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute(
+                "SELECT status, parent, structure, inputs, created, updated FROM hg_workflows "
+                "WHERE id = ?",
+                (workflow_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            status, parent, structure, inputs, created, updated = row
+
+            def fetch(ref: bytes) -> bytes:
+                found = conn.execute("SELECT data FROM hg_values WHERE ref = ?", (ref,)).fetchone()
+                if found is None:
+                    raise CheckpointError(
+                        f"The checkpoint file '{self.path}' is damaged: a value of "
+                        f"workflow '{workflow_id}' is missing."
+                    )
+                return _unpacked(bytes(found[0]))
+
+            def load(refs: str) -> dict[str, Any]:
+                return {
+                    name: decode(bytes.fromhex(ref), fetch)
+                    for name, ref in json.loads(refs).items()
+                }
+
+            def outputs_of(payload: bytes) -> dict[str, Any]:
+                return {
+                    name: decode_blob(ref[1:], fetch) if ref[:1] == b"i" else decode(ref[1:], fetch)
+                    for name, ref in pickle.loads(payload).items()
+                }
+
+            steps = []
+            for seq, node, kind, attempt, started, ended, payload in conn.execute(
+                "SELECT seq, node, kind, attempt, started, ended, payload FROM hg_steps "
+                "WHERE workflow = ? ORDER BY seq",
+                (workflow_id,),
+            ).fetchall():
+                outputs = outputs_of(payload) if kind == "finish" else None
+                decision = pickle.loads(payload) if kind == "gate" else None
+                steps.append(
+                    StepRecord(seq, node, kind, outputs, decision, attempt, started, ended)
+                )
+            streams: dict[tuple[str, int, int], list[Any]] = {}
+            for node, execution, attempt, data in conn.execute(
+                "SELECT node, execution, attempt, data FROM hg_chunks WHERE workflow = ? "
+                "ORDER BY node, execution, attempt, first",
+                (workflow_id,),
+            ).fetchall():
+                streams.setdefault((node, execution, attempt), []).extend(pickle.loads(data))
+            return WorkflowRecord(
+                workflow_id=workflow_id,
+                status=status,
+                parent=parent,
+                structure=json.loads(structure),
+                input_values=load(inputs),
+                steps=steps,
+                streams=[StreamRecord(*key, chunks) for key, chunks in streams.items()],
+                created_at=created,
+                updated_at=max([updated, *(s.ended_at for s in steps)]),
+            )
+        finally:
+            conn.execute("COMMIT")
+
+    # -- SQLite -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the file. Idempotent."""
+        with self._lock:
+            self._closed = True
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> SqliteCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteCheckpointer({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        import sqlite3  # only a file-backed checkpointer needs it: keep imports light
+
+        from .file_safety import prepare_private_file
+
+        prepare_private_file(self.path)
+        self._sqlite_error = sqlite3.Error
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._failure("cannot be opened", exc) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            # 8 KiB pages: values of a few KB share pages instead of taking one each
+            # (only takes effect on a new file, before WAL mode is set).
+            conn.execute("PRAGMA page_size=8192")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            # Keep the WAL small: it is copied into the file every 64 pages (512 KiB)
+            # and cut back to that size afterwards.
+            conn.execute("PRAGMA wal_autocheckpoint=64")
+            conn.execute("PRAGMA journal_size_limit=524288")
+
+            def schema(conn: sqlite3.Connection) -> None:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+
+            self._transaction(conn, schema)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._failure("cannot be read as a SQLite database", exc) from exc
+        return conn
+
+    def _write(self, step: Callable[[sqlite3.Connection], object]) -> None:
+        self._use(lambda conn: self._transaction(conn, step))
+
+    @staticmethod
+    def _transaction(
+        conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], object]
+    ) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):  # keep the original error
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection (under the lock): this process's own, opened if needed."""
+        if self._closed:
+            raise CheckpointError(
+                f"The checkpointer '{self.path}' was closed. How to fix: make a new "
+                "SqliteCheckpointer for the same path, or close it only when done."
+            )
+        if self._conn is None or self._pid != os.getpid():
+            # A forked child must not share its parent's SQLite connection.
+            self._pid = os.getpid()
+            self._conn = self._connect()
+        return self._conn
+
+    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            conn = self._open()
+            try:
+                return step(conn)
+            except self._sqlite_error as exc:
+                raise self._failure("failed", exc) from exc
+
+    def _failure(self, what: str, exc: Exception) -> CheckpointError:
+        return CheckpointError(
+            f"The checkpoint file '{self.path}' {what}: {type(exc).__name__}: {exc}. "
+            f"How to fix: if another process holds it for longer than timeout={self.timeout}, "
+            "raise the timeout; if the file is damaged or is not a checkpoint file, give "
+            "SqliteCheckpointer another path."
+        )
