@@ -339,9 +339,9 @@ class SqliteCheckpointer:
     def _connect(self) -> sqlite3.Connection:
         import sqlite3  # only a file-backed checkpointer needs it: keep imports light
 
-        from .file_safety import prepare_private_file
+        from .file_safety import CHECKPOINT, prepare_private_file
 
-        prepare_private_file(self.path)
+        prepare_private_file(self.path, CHECKPOINT)
         self._sqlite_error = sqlite3.Error
         try:
             conn = sqlite3.connect(
