@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .._names import quoted
 from ..errors import InputValueError
+from ..streaming.channel import DEFAULT_BUFFER_SIZE as DEFAULT_BUFFER_SIZE
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
@@ -22,7 +23,6 @@ ErrorHandling = Literal["raise", "continue"]
 Overflow = Literal["wait", "drop_oldest"]
 
 DEFAULT_MAX_ITERATIONS = 1000
-DEFAULT_BUFFER_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

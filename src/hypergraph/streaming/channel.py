@@ -18,10 +18,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from ..errors import InputValueError
 from ..events.types import BaseEvent, StreamingChunkEvent
 
-OVERFLOW_POLICIES = ("wait", "drop_oldest")
 DEFAULT_BUFFER_SIZE = 1024
 
 
@@ -33,25 +31,11 @@ class ConsumerGone(BaseException):
     """
 
 
-def check_policy(buffer_size: int, overflow: str) -> None:
-    if not isinstance(buffer_size, int) or buffer_size < 1:
-        raise InputValueError(
-            f"buffer_size must be a positive int, got {buffer_size!r}.", names=["buffer_size"]
-        )
-    if overflow not in OVERFLOW_POLICIES:
-        raise InputValueError(
-            f"overflow={overflow!r} is not one of 'wait', 'drop_oldest'.\n"
-            "'wait' (default) never loses a chunk; 'drop_oldest' keeps memory fixed and "
-            "counts what it dropped.",
-            names=["overflow"],
-        )
-
-
 class _Buffer:
     """The bounded deque and the drop-oldest rule, shared by both channels."""
 
     def __init__(self, size: int, overflow: str) -> None:
-        check_policy(size, overflow)
+        # size and overflow were checked with the run's options (RunOptions)
         self.items: deque[BaseEvent] = deque()
         self.size = size
         self.dropping = overflow == "drop_oldest"
