@@ -294,15 +294,22 @@ class _Drive:
         control = ex.control
         channel = self.channel
         processors = ex.dispatcher.emit if ex.dispatcher else None
-        record = call.record
+        # `call.record(item)`, inlined: this loop runs once per token, and a call per
+        # chunk is a measurable share of it (W4). An attempt keeps its chunk list and
+        # maker from start to end, so binding them here is safe.
+        make, chunks = call.make, call.chunks
+        timed = call.policy is not None
         try:
             async for item in agen:
-                event = record(item)
+                event = None if make is None else make(item, len(chunks))
+                chunks.append(item)
                 if event is not None:
                     if processors is not None:
                         processors(event)
                     if channel is not None and not channel.try_put(event):
                         await channel.put(event)
+                if timed:
+                    call.last_chunk = time.monotonic()
                 if control.stop_requested or self.closing:
                     return True
         finally:
