@@ -51,8 +51,8 @@ class RunOptions:
     """The durable run's id: a new one is recorded, an unfinished one resumes."""
 
     def __post_init__(self) -> None:
-        _check_choice("error_handling", self.error_handling, ErrorHandling)
-        _check_choice("overflow", self.overflow, Overflow)
+        _check_choice("error_handling", self.error_handling, _ERROR_HANDLING)
+        _check_choice("overflow", self.overflow, _OVERFLOW)
         _check_positive("max_iterations", self.max_iterations)
         _check_positive("buffer_size", self.buffer_size)
         if self.max_concurrency is not None:
@@ -124,8 +124,11 @@ class RunOptions:
         )
 
 
-def _check_choice(name: str, value: object, allowed: Any) -> None:
-    choices = get_args(allowed)
+_ERROR_HANDLING = get_args(ErrorHandling)  # once, not per run
+_OVERFLOW = get_args(Overflow)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise InputValueError(f"{name}={value!r} is not one of {quoted(choices)}.", names=[name])
 
