@@ -38,7 +38,6 @@ from .nodes.context import NodeContext
 from .nodes.function import FunctionNode, node
 from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
 from .nodes.graph_node import GraphNode
-from .nodes.policy import RetryPolicy
 from .run.result import MapResult, RunResult
 from .runners.sync import SyncRunner
 
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from .durable.checkpoint import MemoryCheckpointer
     from .durable.checkpoint_sqlite import SqliteCheckpointer
     from .durable.disk_cache import DiskCache
+    from .nodes.retry import RetryPolicy
     from .runners.async_ import AsyncRunner
 
 
@@ -57,6 +57,10 @@ def __getattr__(name: str) -> Any:
         from .runners.async_ import AsyncRunner
 
         return AsyncRunner
+    if name == "RetryPolicy":
+        from .nodes.retry import RetryPolicy
+
+        return RetryPolicy
     if name == "InMemoryCache":
         from .durable.cache import InMemoryCache
 

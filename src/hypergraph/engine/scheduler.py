@@ -27,7 +27,6 @@ The rules, in the terms used below:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from .._introspect import fresh_copy
@@ -47,15 +46,25 @@ Completion = tuple[str, int, Any]
 ("suspend", i, None)."""
 
 
-@dataclass(frozen=True)
 class SchedulerState:
-    """A saved scheduler state (see `Scheduler.snapshot`)."""
+    """A saved scheduler state (see `Scheduler.snapshot`); treat it as read-only."""
 
-    values: dict[str, Any]
-    lists: dict[str, list[Any]]
-    failed_outputs: frozenset[str]
-    orders: dict[int, CycleOrder]
-    max_iterations: int
+    __slots__ = ("failed_outputs", "lists", "max_iterations", "orders", "values")
+
+    def __init__(
+        self,
+        *,
+        values: dict[str, Any],
+        lists: dict[str, list[Any]],
+        failed_outputs: frozenset[str],
+        orders: dict[int, CycleOrder],
+        max_iterations: int,
+    ) -> None:
+        self.values = values
+        self.lists = lists
+        self.failed_outputs = failed_outputs
+        self.orders = orders
+        self.max_iterations = max_iterations
 
 
 class Scheduler:

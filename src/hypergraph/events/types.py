@@ -77,7 +77,7 @@ class NodeEvent(BaseEvent):
 class RunStartEvent(BaseEvent):
     """A run (or a nested graph's run) started."""
 
-    kind: ClassVar[str] = "run_start"
+    kind = "run_start"
 
     graph_name: str | None
     graph_path: tuple[str, ...] = ()
@@ -87,7 +87,7 @@ class RunStartEvent(BaseEvent):
 class RunEndEvent(BaseEvent):
     """A run ended; `status` says how."""
 
-    kind: ClassVar[str] = "run_end"
+    kind = "run_end"
 
     graph_name: str | None
     status: RunStatus
@@ -100,14 +100,14 @@ class RunEndEvent(BaseEvent):
 class NodeStartEvent(NodeEvent):
     """A node started executing."""
 
-    kind: ClassVar[str] = "node_start"
+    kind = "node_start"
 
 
 @dataclass(frozen=True, kw_only=True)
 class NodeEndEvent(NodeEvent):
     """A node finished and wrote `outputs`."""
 
-    kind: ClassVar[str] = "node_end"
+    kind = "node_end"
 
     outputs: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
@@ -119,7 +119,7 @@ class NodeEndEvent(NodeEvent):
 class NodeErrorEvent(NodeEvent):
     """A node raised `error` (or was stopped mid-stream)."""
 
-    kind: ClassVar[str] = "node_error"
+    kind = "node_error"
 
     error: BaseException
     duration_ms: float = 0.0
@@ -129,7 +129,7 @@ class NodeErrorEvent(NodeEvent):
 class RouteDecisionEvent(NodeEvent):
     """A gate decided: `decision` is a target name, END, or a tuple of names."""
 
-    kind: ClassVar[str] = "route_decision"
+    kind = "route_decision"
 
     decision: object
 
@@ -138,7 +138,7 @@ class RouteDecisionEvent(NodeEvent):
 class StreamingChunkEvent(NodeEvent):
     """A node produced one chunk of a stream (a yielded item or `ctx.stream(chunk)`)."""
 
-    kind: ClassVar[str] = "chunk"
+    kind = "chunk"
 
     chunk: Any
     sequence: int
@@ -156,7 +156,7 @@ class NodeRetryEvent(NodeEvent):
     page clears the text of that attempt.
     """
 
-    kind: ClassVar[str] = "node_retry"
+    kind = "node_retry"
 
     attempt: int
     """The attempt about to start (2 for the first retry)."""
@@ -170,7 +170,7 @@ class NodeRetryEvent(NodeEvent):
 class StopRequestedEvent(BaseEvent):
     """Somebody asked the run to stop; no new node starts after this."""
 
-    kind: ClassVar[str] = "stop_requested"
+    kind = "stop_requested"
 
 
 def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunkEvent]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from .._introspect import (
     callable_name,
@@ -19,7 +19,10 @@ from .._introspect import (
 from ..errors import GraphConfigError, NodeTypeError
 from .base import HyperNode, check_node_name
 from .context import NodeContext
-from .policy import NodePolicy, RetryPolicy
+from .policy import NodePolicy
+
+if TYPE_CHECKING:
+    from .retry import RetryPolicy
 
 
 class FunctionNode(HyperNode):

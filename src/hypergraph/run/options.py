@@ -25,7 +25,7 @@ Overflow = Literal["wait", "drop_oldest"]
 DEFAULT_MAX_ITERATIONS = 1000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)  # no slots: they would build the class twice at import
 class RunOptions:
     """How one run (or one map) goes. Built by the runners from their keywords."""
 
