@@ -582,3 +582,9 @@ def test_branch_exclusivity_is_found_through_chains_longer_than_the_recursion_li
 
     graph = Graph([decide, *chain("a", 1200), *chain("b", 1200)])
     assert "result" in graph.outputs
+
+
+@pytest.mark.parametrize("target", ["a", END])
+def test_an_ifelse_with_the_same_target_twice_fails_saying_it_decides_nothing(target: Any) -> None:
+    with pytest.raises(GraphConfigError, match="decides nothing"):
+        ifelse(when_true=target, when_false=target)(lambda x: True)

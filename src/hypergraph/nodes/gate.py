@@ -148,7 +148,14 @@ class IfElseNode(GateNode):
         name: str | None = None,
     ) -> None:
         super().__init__(func, name, "IfElse")
-        self.when_true, self.when_false = _target_names([when_true, when_false], self.name)
+        names = _target_names([when_true, when_false], self.name)  # drops a repeat
+        if len(names) != 2:
+            raise GraphConfigError(
+                f"Gate '{self.name}' sends both True and False to {_shown(names[0])}, so it "
+                "decides nothing.\nHow to fix: give when_true and when_false different "
+                "targets, or drop the gate and connect the node directly."
+            )
+        self.when_true, self.when_false = names
         self.targets = (self.when_true, self.when_false)
 
     def decide(self, result: object) -> tuple[str, ...]:
@@ -201,6 +208,10 @@ def ifelse(
 
     mark_decorator(decorate, "ifelse(...)")
     return decorate
+
+
+def _shown(target: str) -> str:
+    return "END" if target is END else f"'{target}'"
 
 
 def _target_names(targets: Iterable[Target | HyperNode], gate: str) -> tuple[Target, ...]:
