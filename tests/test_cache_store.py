@@ -256,16 +256,15 @@ KILLED_WRITER = """
     import sys
     from hypergraph.durable import DiskCache, CacheEntry, disk_cache
 
-    transaction = disk_cache.DiskCache._transaction
-
-    def stalled(conn, sql, params):
+    def stalled(conn, step):
         # Stop inside put("big")'s transaction, after its rows went to the WAL file.
-        if params and params[0] == "big":
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(sql, params)
+        conn.execute("BEGIN IMMEDIATE")
+        step(conn)
+        big = "SELECT 1 FROM hypergraph_cache_v1 WHERE key = 'big'"
+        if conn.execute(big).fetchone():
             print("inside", flush=True)
             sys.stdin.readline()  # never answered: the parent kills us here
-        transaction(conn, sql, params)
+        conn.execute("COMMIT")
 
     disk_cache.DiskCache._transaction = staticmethod(stalled)
     cache = DiskCache(sys.argv[1])

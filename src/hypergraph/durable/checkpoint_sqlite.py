@@ -14,14 +14,11 @@ pickled: a file another user can write is refused (`file_safety`, as for `DiskCa
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pickle
-import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import (
     RUNNING,
@@ -32,11 +29,13 @@ from .checkpoint import (
     WorkflowSummary,
 )
 from .checkpoint_values import decode, decode_blob, encode
+from .file_safety import CHECKPOINT
+from .sqlite_file import SqliteFile
 
 if TYPE_CHECKING:
     import sqlite3
+    from pathlib import Path
 
-T = TypeVar("T")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS hg_workflows (id TEXT PRIMARY KEY, parent TEXT, "
@@ -87,7 +86,7 @@ def _unpacked(data: bytes) -> bytes:
     return zlib.decompress(data[1:]) if data[:1] == b"z" else data[1:]
 
 
-class SqliteCheckpointer:
+class SqliteCheckpointer(SqliteFile):
     """A checkpointer in one SQLite file: runs resume after a crash, by workflow id.
 
     `durable=True` survives a power loss too (an fsync per step: about milliseconds).
@@ -102,26 +101,17 @@ class SqliteCheckpointer:
     >>> SyncRunner(checkpointer=cp).run(Graph([double]), x=2, workflow_id="w-1")  # doctest: +SKIP
     """
 
+    kind = CHECKPOINT
+    _label = "checkpointer"
+    _default_name = "runs.sqlite"
+    _one_file = "checkpoints are one SQLite file"
+    _schema = _SCHEMA
+
     def __init__(
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
     ) -> None:
-        from pathlib import Path
-
-        given = Path(os.fspath(path)).expanduser()
-        if given.is_dir():
-            raise CheckpointError(
-                f"SqliteCheckpointer('{given}') names a directory; checkpoints are one "
-                f"SQLite file. How to fix: name a file inside it, such as "
-                f"SqliteCheckpointer('{given / 'runs.sqlite'}')."
-            )
-        self.path = Path(os.path.realpath(given))
-        self.durable = durable
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._closed = False
-        self._sqlite_error: type[Exception] = Exception  # sqlite3.Error, once connected
-        self._conn: sqlite3.Connection | None = self._connect()
+        self.durable = durable  # read by _pragmas when the file is opened
+        super().__init__(path, timeout=timeout)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -182,22 +172,13 @@ class SqliteCheckpointer:
         )
 
         rows = _packed(blobs) if blobs else None
-        with self._lock:
-            conn = self._open()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if rows:
-                        conn.executemany(_PUT_VALUE, rows)
-                    conn.execute(_PUT_STEP, row)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        with contextlib.suppress(Exception):  # keep the original error
-                            conn.execute("ROLLBACK")
-                    raise
-            except self._sqlite_error as exc:
-                raise self._failure("failed", exc) from exc
+
+        def write(conn: sqlite3.Connection) -> None:
+            if rows:
+                conn.executemany(_PUT_VALUE, rows)
+            conn.execute(_PUT_STEP, row)
+
+        self._write(write)
 
     def add_chunks(
         self,
@@ -317,97 +298,24 @@ class SqliteCheckpointer:
         finally:
             conn.execute("COMMIT")
 
-    # -- SQLite -----------------------------------------------------------------------
+    # -- what the SQLite file needs from this store --------------------------------
 
-    def close(self) -> None:
-        """Close the file. Idempotent."""
-        with self._lock:
-            self._closed = True
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> SqliteCheckpointer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"SqliteCheckpointer({str(self.path)!r})"
-
-    def _connect(self) -> sqlite3.Connection:
-        import sqlite3  # only a file-backed checkpointer needs it: keep imports light
-
-        from .file_safety import CHECKPOINT, prepare_private_file
-
-        prepare_private_file(self.path, CHECKPOINT)
-        self._sqlite_error = sqlite3.Error
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise self._failure("cannot be opened", exc) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+    def _pragmas(self) -> tuple[str, ...]:
+        return (
+            f"PRAGMA busy_timeout = {int(self.timeout * 1000)}",
             # 8 KiB pages: values of a few KB share pages instead of taking one each
             # (only takes effect on a new file, before WAL mode is set).
-            conn.execute("PRAGMA page_size=8192")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            "PRAGMA page_size=8192",
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}",
             # Keep the WAL small: it is copied into the file every 64 pages (512 KiB)
             # and cut back to that size afterwards.
-            conn.execute("PRAGMA wal_autocheckpoint=64")
-            conn.execute("PRAGMA journal_size_limit=524288")
+            "PRAGMA wal_autocheckpoint=64",
+            "PRAGMA journal_size_limit=524288",
+        )
 
-            def schema(conn: sqlite3.Connection) -> None:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-
-            self._transaction(conn, schema)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._failure("cannot be read as a SQLite database", exc) from exc
-        return conn
-
-    def _write(self, step: Callable[[sqlite3.Connection], object]) -> None:
-        self._use(lambda conn: self._transaction(conn, step))
-
-    @staticmethod
-    def _transaction(
-        conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], object]
-    ) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            step(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(Exception):  # keep the original error
-                    conn.execute("ROLLBACK")
-            raise
-
-    def _open(self) -> sqlite3.Connection:
-        """The connection (under the lock): this process's own, opened if needed."""
-        if self._closed:
-            raise CheckpointError(
-                f"The checkpointer '{self.path}' was closed. How to fix: make a new "
-                "SqliteCheckpointer for the same path, or close it only when done."
-            )
-        if self._conn is None or self._pid != os.getpid():
-            # A forked child must not share its parent's SQLite connection.
-            self._pid = os.getpid()
-            self._conn = self._connect()
-        return self._conn
-
-    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            conn = self._open()
-            try:
-                return step(conn)
-            except self._sqlite_error as exc:
-                raise self._failure("failed", exc) from exc
+    def _error(self, message: str, path: Path) -> CheckpointError:
+        return CheckpointError(message)
 
     def _failure(self, what: str, exc: Exception) -> CheckpointError:
         return CheckpointError(

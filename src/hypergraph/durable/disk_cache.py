@@ -10,21 +10,18 @@ refused before anything is unpickled (`file_safety`, decision 0017).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from .cache import CacheEntry, dump_entry, load_entry
 from .errors import CacheStoreError
+from .file_safety import CACHE
+from .sqlite_file import SqliteFile
 
 if TYPE_CHECKING:
-    import sqlite3
-
-T = TypeVar("T")
+    from pathlib import Path
 
 # The format is in the table's name: a future format uses a new table, and a file
 # shared with other tables (or other hypergraph stores) is left alone.
@@ -43,7 +40,7 @@ def _checksum(key: str, data: bytes) -> bytes:
     return digest.digest()
 
 
-class DiskCache:
+class DiskCache(SqliteFile):
     """A cache in one SQLite file: survives restarts, shared by threads and processes.
 
     The file is created with mode 0o600; a file or directory another user can write
@@ -55,24 +52,14 @@ class DiskCache:
     ('Hel', 'lo')
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        from pathlib import Path  # pathlib and sqlite3 load with the first DiskCache
+    kind = CACHE
+    _label = "disk cache"
+    _default_name = "cache.sqlite"
+    _one_file = "the cache is one SQLite file"
+    _schema = (_SCHEMA,)
 
-        given = Path(os.fspath(path)).expanduser()
-        if given.is_dir():
-            raise CacheStoreError(
-                f"DiskCache('{given}') names a directory; the cache is one SQLite file. "
-                "How to fix: name a file inside it, such as "
-                f"DiskCache('{given / 'cache.sqlite'}').",
-                path=str(given),
-            )
-        self.path = Path(os.path.realpath(given))
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        self._closed = False
-        self._conn = self._connect()
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        super().__init__(path, timeout=timeout)
 
     # -- the Cache protocol -----------------------------------------------------------
 
@@ -91,107 +78,40 @@ class DiskCache:
                 return load_entry(data)
             except Exception:  # e.g. its class was renamed since: stale, not an error
                 pass
+        # Only the row we read: another process may have replaced it meanwhile.
         self._write(
-            f"DELETE FROM {_TABLE} WHERE key = ? AND checksum = ?", (key, checksum)
-        )  # only the row we read: another process may have replaced it meanwhile
+            lambda conn: conn.execute(
+                f"DELETE FROM {_TABLE} WHERE key = ? AND checksum = ?", (key, checksum)
+            )
+        )
         return None
 
     def put(self, key: str, entry: CacheEntry) -> None:
         """Store `entry` under `key`, replacing any older entry, in one transaction."""
         data = dump_entry(entry)  # before the transaction: a failure writes nothing
+        row = (key, data, _checksum(key, data), time.time())
         self._write(
-            f"INSERT OR REPLACE INTO {_TABLE} (key, entry, checksum, created) VALUES (?, ?, ?, ?)",
-            (key, data, _checksum(key, data), time.time()),
+            lambda conn: conn.execute(
+                f"INSERT OR REPLACE INTO {_TABLE} (key, entry, checksum, created) "
+                "VALUES (?, ?, ?, ?)",
+                row,
+            )
         )
 
     # -- housekeeping -----------------------------------------------------------------
 
     def clear(self) -> None:
         """Delete every entry (the file stays)."""
-        self._write(f"DELETE FROM {_TABLE}", ())
+        self._write(lambda conn: conn.execute(f"DELETE FROM {_TABLE}"))
 
     def __len__(self) -> int:
         row = self._use(lambda conn: conn.execute(f"SELECT count(*) FROM {_TABLE}").fetchone())
         return int(row[0])
 
-    def close(self) -> None:
-        """Close the file. Idempotent; the cache cannot be used afterwards."""
-        with self._lock:
-            self._closed = True
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+    # -- what the SQLite file needs from this store --------------------------------
 
-    def __enter__(self) -> DiskCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"DiskCache({str(self.path)!r})"
-
-    # -- SQLite -----------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        import sqlite3  # only a disk cache needs it: keep importing hypergraph light
-
-        from .file_safety import prepare_private_file
-
-        prepare_private_file(self.path)
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.timeout,
-                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
-                check_same_thread=False,  # guarded by self._lock
-            )
-        except sqlite3.Error as exc:
-            raise self._failure("cannot be opened", exc) from exc
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough, never corrupt
-            self._transaction(conn, _SCHEMA, ())
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._failure("cannot be read as a SQLite database", exc) from exc
-        return conn
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        self._use(lambda conn: self._transaction(conn, sql, params))
-
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
-        # IMMEDIATE takes the write lock up front, so a busy file is waited for (timeout)
-        # instead of failing when a read transaction tries to become a write one.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(sql, params)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(Exception):  # keep the original error
-                    conn.execute("ROLLBACK")
-            raise
-
-    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        import sqlite3
-
-        with self._lock:
-            if self._closed:
-                raise CacheStoreError(
-                    f"The disk cache '{self.path}' was closed. How to fix: make a new "
-                    "DiskCache for the same path, or close it only when done.",
-                    path=str(self.path),
-                )
-            if self._conn is None or self._pid != os.getpid():
-                # A forked child must not share its parent's SQLite connection.
-                self._pid = os.getpid()
-                self._conn = self._connect()
-            try:
-                return step(self._conn)
-            except sqlite3.Error as exc:
-                raise self._failure("failed", exc) from exc
+    def _error(self, message: str, path: Path) -> CacheStoreError:
+        return CacheStoreError(message, path=str(path))
 
     def _failure(self, what: str, exc: Exception) -> CacheStoreError:
         return CacheStoreError(

@@ -1,0 +1,157 @@
+"""SqliteFile: what the SQLite-backed stores (DiskCache, SqliteCheckpointer) share.
+
+One file, checked by `file_safety` before it is opened (entries are pickled); one
+connection per process behind a lock (a forked child opens its own); writes in
+`BEGIN IMMEDIATE` transactions, so a busy file is waited for (`timeout`) instead of
+failing when a read tries to become a write; `close()` and use as a context manager.
+A store says what it is (`kind`, `_label`, `_default_name`), which pragmas and schema
+its file has, and which error it raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from .file_safety import Kind
+
+if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
+
+T = TypeVar("T")
+
+
+class SqliteFile:
+    """Base of a store in one SQLite file (see the module docstring)."""
+
+    kind: Kind
+    """What the file is, for file_safety's messages."""
+    _label: str
+    """What the store is called in messages ("disk cache", "checkpointer")."""
+    _default_name: str
+    """A file name to suggest when a directory is given."""
+    _one_file: str
+    """Says that the store is one file ("the cache is one SQLite file")."""
+    _schema: tuple[str, ...] = ()
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float) -> None:
+        from pathlib import Path  # pathlib and sqlite3 load with the first store
+
+        given = Path(os.fspath(path)).expanduser()
+        owner = self.kind.owner
+        if given.is_dir():
+            raise self._error(
+                f"{owner}('{given}') names a directory; {self._one_file}. How to fix: "
+                f"name a file inside it, such as {owner}('{given / self._default_name}').",
+                given,
+            )
+        self.path: Path = Path(os.path.realpath(given))
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._conn: sqlite3.Connection | None = None
+        self._conn = self._connect()
+
+    # -- what a store says about itself -------------------------------------------------
+
+    def _error(self, message: str, path: Path) -> Exception:
+        """The store's own error for `message` about the file at `path`."""
+        raise NotImplementedError
+
+    def _failure(self, what: str, exc: Exception) -> Exception:
+        """The store's error when the file `what` ("failed", "cannot be opened")."""
+        raise NotImplementedError
+
+    def _pragmas(self) -> tuple[str, ...]:
+        return ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
+
+    # -- the file -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        import sqlite3
+
+        from .file_safety import prepare_private_file
+
+        prepare_private_file(self.path, self.kind)
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                check_same_thread=False,  # guarded by self._lock
+            )
+        except sqlite3.Error as exc:
+            raise self._failure("cannot be opened", exc) from exc
+        try:
+            for pragma in self._pragmas():
+                conn.execute(pragma)
+
+            def schema(conn: sqlite3.Connection) -> None:
+                for statement in self._schema:
+                    conn.execute(statement)
+
+            self._transaction(conn, schema)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._failure("cannot be read as a SQLite database", exc) from exc
+        return conn
+
+    def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `step` with this process's connection, under the lock."""
+        import sqlite3
+
+        with self._lock:
+            if self._closed:
+                raise self._error(
+                    f"The {self._label} '{self.path}' was closed. How to fix: make a new "
+                    f"{self.kind.owner} for the same path, or close it only when done.",
+                    self.path,
+                )
+            if self._conn is None or self._pid != os.getpid():
+                # A forked child must not share its parent's SQLite connection.
+                self._pid = os.getpid()
+                self._conn = self._connect()
+            try:
+                return step(self._conn)
+            except sqlite3.Error as exc:
+                raise self._failure("failed", exc) from exc
+
+    def _write(self, step: Callable[[sqlite3.Connection], Any]) -> None:
+        """Run `step` in one write transaction."""
+        self._use(lambda conn: self._transaction(conn, step))
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], Any]) -> None:
+        # IMMEDIATE takes the write lock up front, so a busy file is waited for (timeout)
+        # instead of failing when a read transaction tries to become a write one.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):  # keep the original error
+                    conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the file. Idempotent; the store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{self.kind.owner}({str(self.path)!r})"
