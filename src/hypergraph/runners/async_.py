@@ -24,6 +24,7 @@ from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.async_channel import AsyncChannel
 from .async_drive import drive
+from .scale import chunked_map
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
@@ -156,16 +157,12 @@ class AsyncRunner:
         )
         if executor is not None or chunksize is not None:
             from ..run import executor_map
-            from .sync import SyncRunner
 
-            scale = executor_map.ScaleOut.build(executor, chunksize)
-            values = merge_inputs(values, inputs)
-            runners = (SyncRunner, AsyncRunner)
-            return await executor_map.map_async(
-                executor_map.ChunkedMap(
-                    graph, values, map_over, map_mode, options, scale, runners, is_async=True
-                )
-            )
+            chunks = chunked_map(
+                graph, values, inputs, map_over, map_mode, options, executor, chunksize,
+                is_async=True,
+            )  # fmt: skip
+            return await executor_map.map_async(chunks)
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
@@ -212,16 +209,12 @@ class AsyncRunner:
         )
         if executor is not None or chunksize is not None:
             from ..run import executor_map
-            from .sync import SyncRunner
 
-            scale = executor_map.ScaleOut.build(executor, chunksize)
-            values = merge_inputs(values, inputs)
-            runners = (SyncRunner, AsyncRunner)
-            return executor_map.iter_async(
-                executor_map.ChunkedMap(
-                    graph, values, map_over, map_mode, options, scale, runners, is_async=True
-                )
-            )
+            chunks = chunked_map(
+                graph, values, inputs, map_over, map_mode, options, executor, chunksize,
+                is_async=True,
+            )  # fmt: skip
+            return executor_map.iter_async(chunks)
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         in_flight = max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY

@@ -32,6 +32,7 @@ from ..run.progress import for_run as progress_for_run
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.channel import ConsumerGone, ThreadChannel
+from .scale import chunked_map
 
 if TYPE_CHECKING:
     from ..durable.cache import Cache
@@ -162,22 +163,18 @@ class SyncRunner:
         [2, 4, 6]
         """
         if executor is not None or chunksize is not None:
-            from ..run import executor_map
-            from .async_ import AsyncRunner
-
             options = RunOptions.build(
                 max_iterations=max_iterations,
                 error_handling=error_handling,
                 event_processors=event_processors,
             )
-            scale = executor_map.ScaleOut.build(executor, chunksize)
-            values = merge_inputs(values, inputs)
-            runners = (SyncRunner, AsyncRunner)
-            return executor_map.map_sync(
-                executor_map.ChunkedMap(
-                    graph, values, map_over, map_mode, options, scale, runners, is_async=False
-                )
-            )
+            from ..run import executor_map
+
+            chunks = chunked_map(
+                graph, values, inputs, map_over, map_mode, options, executor, chunksize,
+                is_async=False,
+            )  # fmt: skip
+            return executor_map.map_sync(chunks)
         items = self.map_iter(
             graph,
             values,
@@ -217,16 +214,12 @@ class SyncRunner:
         )
         if executor is not None or chunksize is not None:
             from ..run import executor_map
-            from .async_ import AsyncRunner
 
-            scale = executor_map.ScaleOut.build(executor, chunksize)
-            values = merge_inputs(values, inputs)
-            runners = (SyncRunner, AsyncRunner)
-            return executor_map.iter_sync(
-                executor_map.ChunkedMap(
-                    graph, values, map_over, map_mode, options, scale, runners, is_async=False
-                )
-            )
+            chunks = chunked_map(
+                graph, values, inputs, map_over, map_mode, options, executor, chunksize,
+                is_async=False,
+            )  # fmt: skip
+            return executor_map.iter_sync(chunks)
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         dispatcher = dispatcher_for(options.event_processors)

@@ -1,0 +1,42 @@
+"""`map(..., executor=...)`: the one place both runners hand a map to `run/executor_map.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..run.execution import merge_inputs
+
+if TYPE_CHECKING:
+    from ..graph.graph import Graph
+    from ..run.executor_map import ChunkedMap
+    from ..run.options import RunOptions
+
+
+def chunked_map(
+    graph: Graph,
+    values: Mapping[str, Any] | None,
+    inputs: dict[str, Any],
+    map_over: str | Iterable[str],
+    map_mode: str,
+    options: RunOptions,
+    executor: Any,
+    chunksize: int | None,
+    *,
+    is_async: bool,
+) -> ChunkedMap:
+    """The map's items in chunks for `executor` (checked before anything is submitted)."""
+    from ..run import executor_map  # loads with the first map on an executor
+    from .async_ import AsyncRunner
+    from .sync import SyncRunner
+
+    return executor_map.ChunkedMap(
+        graph,
+        merge_inputs(values, inputs),
+        map_over,
+        map_mode,
+        options,
+        executor_map.ScaleOut.build(executor, chunksize),
+        (SyncRunner, AsyncRunner),
+        is_async=is_async,
+    )
