@@ -18,6 +18,7 @@ PUBLIC = {
     "StreamingChunkEvent", "StopRequestedEvent", "EventProcessor", "AsyncEventProcessor",
     "TypedEventProcessor", "RetryPolicy", "NodeTimeoutError", "NodeRetryEvent",
     "InMemoryCache", "DiskCache", "MemoryCheckpointer", "SqliteCheckpointer",
+    "interrupt", "InterruptNode", "PauseInfo", "InterruptEvent",
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from .errors import (
 )
 from .events.processor import AsyncEventProcessor, EventProcessor, TypedEventProcessor
 from .events.types import (
+    InterruptEvent,
     NodeEndEvent,
     NodeErrorEvent,
     NodeRetryEvent,
@@ -38,7 +39,8 @@ from .nodes.context import NodeContext
 from .nodes.function import FunctionNode, node
 from .nodes.gate import END, IfElseNode, RouteNode, ifelse, route
 from .nodes.graph_node import GraphNode
-from .run.result import MapResult, RunResult
+from .nodes.interrupt import InterruptNode, interrupt
+from .run.result import MapResult, PauseInfo, RunResult
 from .runners.sync import SyncRunner
 
 if TYPE_CHECKING:
@@ -96,6 +98,8 @@ __all__ = [
     "IncompatibleRunnerError",
     "InfiniteLoopError",
     "InputSpec",
+    "InterruptEvent",
+    "InterruptNode",
     "MapResult",
     "MemoryCheckpointer",
     "MissingInputError",
@@ -105,6 +109,7 @@ __all__ = [
     "NodeRetryEvent",
     "NodeStartEvent",
     "NodeTimeoutError",
+    "PauseInfo",
     "RenameError",
     "RetryPolicy",
     "RouteDecisionEvent",
@@ -119,6 +124,7 @@ __all__ = [
     "SyncRunner",
     "TypedEventProcessor",
     "ifelse",
+    "interrupt",
     "node",
     "route",
 ]

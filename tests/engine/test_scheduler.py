@@ -222,7 +222,7 @@ def test_replay_refuses_a_log_that_does_not_fit_the_plan() -> None:
         Scheduler.replay(plan, {"hist0": []}, 1000, [("finish", after_start_idle, {})])
 
 
-def test_a_suspended_node_writes_nothing_and_its_dependants_do_not_run() -> None:
+def test_a_suspended_node_stays_parked_and_its_dependants_wait_for_it() -> None:
     ask = _value_node("ask", ["q"], "answer")
     use = _value_node("use", ["answer"], "done")
     side = _value_node("side", ["q"], "other")
@@ -238,7 +238,14 @@ def test_a_suspended_node_writes_nothing_and_its_dependants_do_not_run() -> None
     assert sched.finish(index["side"], {"other": "x"}) == []
     assert sched.suspended == [index["ask"]]
     assert "answer" not in sched.values and sched.values["other"] == "x"
-    assert sched.busy_nodes() == []
+    # parked: resumed, it is the one node to run again, and then its dependant runs
+    assert sched.busy_nodes() == [index["ask"]]
+    log = [("suspend", index["ask"], None), ("finish", index["side"], {"other": "x"})]
+    resumed = Scheduler.replay(plan, {"q": 1}, 1000, log)  # type: ignore[arg-type]
+    assert resumed.busy_nodes() == [index["ask"]]
+    assert resumed.runs[index["ask"]] == 0  # the suspended execution is run again, not counted
+    resumed.inputs_for(index["ask"])
+    assert resumed.finish(index["ask"], {"answer": 2}) == [index["use"]]
 
 
 def test_the_plan_puts_a_cycle_in_one_unit_and_its_consumers_after_it() -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 from ..nodes.base import HyperNode
 from ..nodes.gate import GateNode
+from ..nodes.graph_node import GraphNode
+from ..nodes.interrupt import InterruptNode
 
 NO_DEFAULT: Any = object()
 
@@ -148,10 +150,23 @@ class Plan:
         ]
         # Plain function nodes and gates: called with their arguments, nothing streamed,
         # no retry, timeout or cache to apply.
+        # (An interrupt asks before it is called: it takes the general path.)
         self.plain = [
-            hasattr(n, "func") and not n.is_generator and c is None and n.policy is None
+            hasattr(n, "func")
+            and not n.is_generator
+            and c is None
+            and n.policy is None
+            and not isinstance(n, InterruptNode)
             for n, c in zip(nodes, self.context_params, strict=True)
         ]
+        # The interrupts, by the name their answer is given under; `asks`: an interrupt
+        # here or in a nested graph (a run then sorts the answers out of its values).
+        self.answers = {
+            n.outputs[0]: i for i, n in enumerate(nodes) if isinstance(n, InterruptNode)
+        }
+        self.asks: bool = bool(self.answers) or any(
+            n.graph._plan.asks for n in nodes if isinstance(n, GraphNode)
+        )
         # The code of each `async def` node's function: how the loop watchdog recognises
         # a node that holds the event loop.
         self.async_codes: dict[CodeType, str] = {

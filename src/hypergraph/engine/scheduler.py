@@ -9,8 +9,8 @@ disagree about semantics.
 Its state can be saved and restored: `snapshot()` copies it, `Scheduler.restore` makes a
 scheduler that continues from a snapshot, and `Scheduler.replay` rebuilds one from the
 log of completions a run was given (what a checkpoint stores). `suspend` is the
-outcome of a node that asked a human and waits for the answer: like a failure it
-writes nothing and what needs its outputs does not run, but the run is not failed.
+outcome of a node that asked a human and waits for the answer: it stays busy, so
+what depends on it waits, and the run ends when nothing else can run.
 
 The rules, in the terms used below:
 - A node is *pending* while it is due to run: it never ran, or (not gate-controlled)
@@ -158,14 +158,12 @@ class Scheduler:
         return self._drain()
 
     def suspend(self, i: int) -> list[int]:
-        """Node `i` waits for an answer from outside: it writes nothing now, and nodes that
-        need its outputs do not run in this run; the run resumes with the answer given."""
+        """Node `i` waits for an answer from outside. It stays busy (parked): what needs
+        its outputs, and in a cycle the rest of the round, waits as if it were still
+        running, while the rest of the run goes on. A run resumed with the answer runs
+        it again (`busy_nodes()` lists it)."""
         self.suspended.append(i)
-        self.busy[i] = False
-        self.rerun[i] = -1
-        self.failed_outputs.update(self.plan.nodes[i].outputs)
-        self._leave(i)
-        return self._drain()
+        return []
 
     # -- saving and restoring ---------------------------------------------------------
 
@@ -210,16 +208,16 @@ class Scheduler:
                     f"The log does not fit the plan: node {plan.nodes[i].name!r} completes "
                     "but was not running at that point."
                 )
+            if kind == "suspend":
+                continue  # it stays busy, and runs again (as the same execution) on resume
             sched.runs[i] += 1
             sched.chosen[i] = False
             if kind == "finish":
                 sched.finish(i, payload)
             elif kind == "gate":
                 sched.finish_gate(i, payload)
-            elif kind == "fail":
-                sched.fail(i)
             else:
-                sched.suspend(i)
+                sched.fail(i)
         return sched
 
     def busy_nodes(self) -> list[int]:

@@ -26,6 +26,7 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
+    PAUSED = "paused"  # an interrupt waits for its answer (result.pauses says which)
     PARTIAL = "partial"  # only for MapResult: some items failed, others completed
 
 
@@ -164,6 +165,19 @@ class NodeRetryEvent(NodeEvent):
     """What the failed attempt raised."""
     delay: float
     """Seconds to wait before the next attempt."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterruptEvent(NodeEvent):
+    """An interrupt asked its question: the run pauses until the answer is given under
+    `response_key` (then the node's end event follows, without outputs)."""
+
+    kind = "interrupt"
+
+    value: Any
+    """The question the interrupt's function returned."""
+    response_key: str
+    """The run value that answers it (`"approved"`; nested: `"outer/approved"`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from ..engine.plan import Plan
 from ..errors import InputValueError, MissingInputError
 from ..nodes.base import HyperNode
 from ..nodes.function import FunctionNode
+from ..nodes.graph_node import GraphNode
 
 
 @dataclass(frozen=True)
@@ -209,3 +210,49 @@ def context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:
                 "injects it, so it cannot be given or bound."
             )
     return ""
+
+
+def split_answers(plan: Plan, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run values without the interrupts' answers, and the answers (SPEC 11).
+
+    An answer is keyed by its interrupt's output name (`"approved"`), or for an interrupt
+    in a nested graph by the path to it (`"review/approved"`, `"review[2]/approved"` for
+    one item of a mapped graph node). A path that leads to no interrupt is refused.
+    """
+    rest: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in plan.answers:
+            answers[key] = value
+        elif isinstance(key, str) and "/" in key:
+            if not _leads_to_interrupt(plan, key.split("/")):
+                raise InputValueError(
+                    f"'{key}' looks like the answer to a nested interrupt, but no interrupt "
+                    f"answers under that path.\nThe answers this graph takes: "
+                    f"{quoted(answer_keys(plan)) or 'none'}.",
+                    names=[key],
+                )
+            answers[key] = value
+        else:
+            rest[key] = value
+    return rest, answers
+
+
+def answer_keys(plan: Plan, prefix: str = "") -> list[str]:
+    """Every key an answer can be given under, nested interrupts included."""
+    keys = [prefix + name for name in plan.answers]
+    for node in plan.nodes:
+        if isinstance(node, GraphNode) and node.graph._plan.asks:
+            keys += answer_keys(node.graph._plan, f"{prefix}{node.name}/")
+    return keys
+
+
+def _leads_to_interrupt(plan: Plan, parts: list[str]) -> bool:
+    if len(parts) == 1:
+        return parts[0] in plan.answers
+    name, _, item = parts[0].partition("[")
+    i = plan.index.get(name)
+    node = plan.nodes[i] if i is not None else None
+    if not isinstance(node, GraphNode) or (item and not node.map_params):
+        return False
+    return _leads_to_interrupt(node.graph._plan, parts[1:])

@@ -9,8 +9,10 @@ from .._names import quoted, suggest
 from ..errors import InputValueError
 from ..events.types import RunStatus
 from ..graph.graph import Graph
+from ..graph.inputs import split_answers
 from ..nodes.graph_node import MAP_MODES, map_items
 from .execution import check_graph, new_id
+from .options import RunOptions
 from .result import RunResult
 
 DEFAULT_MAP_ITER_CONCURRENCY = 64
@@ -49,7 +51,19 @@ def prepare_items(
             )
     # Every item has the same names, so they are checked once here (MissingInputError and
     # unknown names surface before any item runs), and each item's run skips the check.
-    return map_items("map", graph._start_values(values), over, map_mode)
+    # Answers to interrupts go to every item (each item's run sorts them out again).
+    answers: dict[str, Any] = {}
+    if graph._plan.asks:
+        values, answers = split_answers(graph._plan, values)
+    items = map_items("map", graph._start_values(values), over, map_mode)
+    return [{**item, **answers} for item in items] if answers else items
+
+
+def item_workflow(options: RunOptions, k: int) -> str | None:
+    """Map item `k`'s workflow id: the map's id with the item's index (`"batch-1[3]"`), so
+    a resumed map finds each item's checkpoint; None lets the run make one up."""
+    wid = options.workflow_id
+    return None if wid is None else f"{wid}[{k}]"
 
 
 def not_started() -> RunResult:

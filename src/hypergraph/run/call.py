@@ -33,11 +33,13 @@ from ..errors import NodeTimeoutError
 from ..events.dispatch import log_failure
 from ..events.types import NodeRetryEvent
 from ..nodes.context import NodeContext
+from ..nodes.interrupt import InterruptNode
 
 if TYPE_CHECKING:
     from ..durable.cache import CacheEntry
     from ..events.types import NodeStartEvent, StreamingChunkEvent
     from .execution import Control, Execution
+    from .result import PauseInfo
 
 _warned: set[tuple[str, str]] = set()  # (node, what): each cache warning is given once
 
@@ -213,10 +215,25 @@ class NodeCall:
             name = self.node.name
             _warn_once(name, "output", f"Node '{name}' ran, but its result was not cached: {exc}")
 
+    # -- interrupts -----------------------------------------------------------------------
+
+    def answered(self) -> list[int] | None:
+        """An interrupt whose answer was given passes it through: the nodes now ready.
+        None for any other node, and for an interrupt that must ask (its function runs)."""
+        if not isinstance(self.node, InterruptNode):
+            return None
+        return self.ex.answer(self.i)
+
     # -- the outcome ------------------------------------------------------------------------
 
     def finish(self, result: Any, cached: bool = False) -> list[int]:
+        if isinstance(self.node, InterruptNode):  # its result is the question: it waits
+            return self.ex.suspend(self.i, result)
         return self.ex.finish(self.i, result, cached)
+
+    def paused(self, pauses: list[PauseInfo]) -> list[int]:
+        """A graph node whose inner run paused: it waits for the answers."""
+        return self.ex.suspend_graph(self.i, pauses)
 
     def fail(self, exc: BaseException) -> list[int]:
         if self.chunks:

@@ -161,6 +161,10 @@ class Durable:
     def fail(self, i: int, node: str, started: float | None) -> None:
         self._step(i, node, "fail", started)
 
+    def suspend(self, i: int, node: str, started: float | None) -> None:
+        """Interrupt (or graph node) `i` waits for an answer: a resume runs it again."""
+        self._step(i, node, "suspend", started)
+
     def _step(self, i: int, node: str, kind: str, started: float | None, **payload: Any) -> None:
         if self.completed:
             return

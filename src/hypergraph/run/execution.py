@@ -25,6 +25,7 @@ from ..errors import HypergraphError, InfiniteLoopError, InputValueError, NodeOu
 from ..events.dispatch import Dispatcher
 from ..events.types import (
     BaseEvent,
+    InterruptEvent,
     NodeEndEvent,
     NodeErrorEvent,
     NodeStartEvent,
@@ -37,11 +38,12 @@ from ..events.types import (
     chunk_factory,
 )
 from ..graph.graph import Graph
+from ..graph.inputs import split_answers
 from ..nodes.base import HyperNode
 from ..nodes.gate import END, GateNode
 from ..nodes.graph_node import GraphNode
 from .options import RunOptions
-from .result import RunResult
+from .result import PauseInfo, RunResult
 
 _ID_PREFIX = os.urandom(4).hex()  # ids stay unique across processes
 _ids = itertools.count()
@@ -123,6 +125,8 @@ class Execution:
     interrupted = False  # cancelled from outside before it completed
     status = RunStatus.COMPLETED
     started_at = 0.0
+    answers: dict[str, Any] = {}  # noqa: RUF012 (never written: a run with answers has its own)
+    pauses: list[PauseInfo] = []  # noqa: RUF012 (never written: a pausing run has its own)
     _loop: Any = None  # AsyncRunner: the run's event loop, and its thread
     _loop_thread = 0
 
@@ -150,9 +154,17 @@ class Execution:
         (a top-level run takes `options.workflow_id`)."""
         if not checked:
             check_graph(graph)
+        plan = graph._plan
+        if plan.asks and not graph_path:  # a nested run shares its parent's answers
+            values, self.answers = split_answers(plan, values)
+            if not values and options.checkpointer is not None and options.workflow_id:
+                # Resuming a paused workflow with the answers alone: its inputs are stored.
+                record = options.checkpointer.get(options.workflow_id)
+                if record is not None:
+                    values, checked = record.input_values, False
         self.graph = graph
         self.options = options
-        plan = self.plan = graph._plan
+        self.plan = plan
         self.nodes = plan.nodes
         self.context_params = plan.context_params
         self.single_output = plan.single_output
@@ -267,6 +279,7 @@ class Execution:
             parent_workflow=self.workflow_id,
         )
         child.partial = self.partial
+        child.answers = self.answers
         return child
 
     # -- outcomes -----------------------------------------------------------------------
@@ -343,6 +356,38 @@ class Execution:
             self.emit(NodeEndEvent(**self._ended_fields(i)))
         return self._step(self.sched.fail, i)
 
+    def answer(self, i: int) -> list[int] | None:
+        """Interrupt `i` runs: if its answer was given, it passes it through (its function is
+        not called; an answer serves one execution). None: it must ask."""
+        key = "/".join((*self.graph_path, self.nodes[i].outputs[0]))
+        if key not in self.answers:
+            return None
+        return self.finish(i, self.answers.pop(key))
+
+    def suspend(self, i: int, question: Any) -> list[int]:
+        """Interrupt `i` asked `question`: it waits for the answer, the run goes on with
+        what does not need it, and ends PAUSED."""
+        node = self.nodes[i]
+        key = "/".join((*self.graph_path, node.outputs[0]))
+        info = PauseInfo(self._path(i), question, key)
+        if self.events:
+            self.emit(InterruptEvent(**self._node_fields(i), value=question, response_key=key))
+        return self._pause(i, [info])
+
+    def suspend_graph(self, i: int, pauses: list[PauseInfo]) -> list[int]:
+        """Graph node `i` paused: interrupts inside it wait for their answers."""
+        return self._pause(i, pauses)
+
+    def _pause(self, i: int, pauses: list[PauseInfo]) -> list[int]:
+        if self.durable is not None:  # recorded: a resume runs the node again
+            self.durable.suspend(i, self.nodes[i].name, self.node_started.get(i))
+        if not self.pauses:
+            self.pauses = []
+        self.pauses.extend(pauses)
+        if self.events:
+            self.emit(NodeEndEvent(**self._ended_fields(i)))
+        return self._step(self.sched.suspend, i)
+
     def _step(self, step: Callable[..., list[int]], *args: Any) -> list[int]:
         """Advance the scheduler; the nodes it made ready, unless the run is ending."""
         try:
@@ -400,7 +445,7 @@ class Execution:
             return RunStatus.FAILED
         if self.control.stop_requested or self.control.cancelled or self.interrupted:
             return RunStatus.STOPPED
-        return RunStatus.COMPLETED
+        return RunStatus.PAUSED if self.pauses else RunStatus.COMPLETED
 
     def result(self) -> RunResult:
         return RunResult(
@@ -410,6 +455,7 @@ class Execution:
             error=self.error,
             partial=self.partial,
             workflow_id=self.workflow_id,
+            pauses=list(self.pauses),
         )
 
     # -- events -------------------------------------------------------------------------

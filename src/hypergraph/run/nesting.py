@@ -8,6 +8,7 @@ from typing import Any
 from ..events.types import RunStatus
 from ..nodes.graph_node import GraphNode, map_items
 from .execution import Execution
+from .result import PauseInfo
 
 
 def children(ex: Execution, i: int, args: dict[str, Any]) -> list[Execution]:
@@ -25,6 +26,14 @@ def children(ex: Execution, i: int, args: dict[str, Any]) -> list[Execution]:
 def stopped(runs: Sequence[Execution]) -> bool:
     """True if a stop ended an inner run: the graph node was stopped, not finished."""
     return any(run.status is RunStatus.STOPPED for run in runs)
+
+
+def pauses(node: GraphNode, runs: Sequence[Execution]) -> list[PauseInfo]:
+    """The interrupts waiting inside the inner runs. None if an inner failure fails the
+    graph node (`outputs` raises it); with map errors "continue", failed items ask nothing."""
+    if node.map_errors != "continue" and any(run.error is not None for run in runs):
+        return []
+    return [p for run in runs if run.error is None for p in run.pauses]
 
 
 def no_chunks(chunk: Any) -> None:

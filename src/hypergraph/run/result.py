@@ -11,6 +11,20 @@ from ..events.types import RunStatus
 from ..events.wire import safe_text
 
 
+@dataclass(frozen=True)
+class PauseInfo:
+    """A question an interrupt asked, pending its answer (SPEC 11).
+
+    `node_name` is the interrupt's place (`"review"`; nested: `"outer/review"`), `value`
+    what its function returned, `response_key` the run value that answers it: resume with
+    `runner.run(graph, {response_key: answer}, workflow_id=...)`.
+    """
+
+    node_name: str
+    value: Any
+    response_key: str
+
+
 @dataclass
 class RunResult:
     """The outcome of one run.
@@ -26,6 +40,13 @@ class RunResult:
     partial: dict[str, list[Any]] = field(default_factory=dict)
     workflow_id: str | None = None
     """The durable run's workflow id (with a checkpointer; generated if not given)."""
+    pauses: list[PauseInfo] = field(default_factory=list)
+    """The interrupts waiting for an answer (status PAUSED), in the order they asked."""
+
+    @property
+    def pause(self) -> PauseInfo | None:
+        """The first pending interrupt, or None if the run did not pause."""
+        return self.pauses[0] if self.pauses else None
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -72,14 +93,22 @@ class MapResult(Sequence[RunResult]):
     @property
     def status(self) -> RunStatus:
         """COMPLETED if every item completed; STOPPED if the map was stopped (items it
-        did not start are STOPPED too); else FAILED if every item failed, or PARTIAL."""
+        did not start are STOPPED too); PAUSED if an item waits for an answer; else
+        FAILED if every item failed, or PARTIAL."""
         statuses = [r.status for r in self._results]
         if RunStatus.STOPPED in statuses:
             return RunStatus.STOPPED
+        if RunStatus.PAUSED in statuses:
+            return RunStatus.PAUSED
         failed = statuses.count(RunStatus.FAILED)
         if not failed:
             return RunStatus.COMPLETED
         return RunStatus.FAILED if failed == len(statuses) else RunStatus.PARTIAL
+
+    @property
+    def pauses(self) -> list[tuple[int, PauseInfo]]:
+        """The pending interrupts of every item: `(item index, PauseInfo)`."""
+        return [(k, p) for k, r in enumerate(self._results) for p in r.pauses]
 
     @property
     def failures(self) -> list[RunResult]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..events.dispatch import dispatcher_for
 from ..events.types import BaseEvent
 from ..graph.graph import Graph
-from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, not_started, prepare_items
+from ..run.batch import DEFAULT_MAP_ITER_CONCURRENCY, item_workflow, not_started, prepare_items
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
 from ..run.options import DEFAULT_BUFFER_SIZE, ErrorHandling, Overflow, RunOptions
@@ -138,6 +138,7 @@ class AsyncRunner:
         max_concurrency: int | None = None,
         executor: Any = None,
         chunksize: int | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists, items concurrently.
@@ -147,13 +148,11 @@ class AsyncRunner:
         raised once all items ended, so the outcome does not depend on timing.
         `executor=` (a concurrent.futures.Executor or a Dask Client) runs the items there,
         `chunksize` items per submit (automatic by default); see docs/scale-out.md.
+        With the runner's checkpointer, item `k` is the workflow `f"{workflow_id}[{k}]"`:
+        the same map run again runs only the items that had not finished.
         """
-        options = RunOptions.build(
-            cache=self._cache,
-            max_iterations=max_iterations,
-            error_handling=error_handling,
-            event_processors=event_processors,
-            max_concurrency=max_concurrency,
+        options = self._map_options(
+            max_iterations, error_handling, event_processors, max_concurrency, workflow_id
         )
         if executor is not None or chunksize is not None:
             from ..run import executor_map
@@ -192,6 +191,7 @@ class AsyncRunner:
         max_concurrency: int | None = None,
         executor: Any = None,
         chunksize: int | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> AsyncGenerator[tuple[int, RunResult], None]:
         """Yield `(index, RunResult)` as items finish, at most `max_concurrency` in flight.
@@ -200,12 +200,8 @@ class AsyncRunner:
         finished one. Leaving the loop early (best inside `contextlib.aclosing`) cancels
         the items in flight. With `executor=`, as chunks finish.
         """
-        options = RunOptions.build(
-            cache=self._cache,
-            max_iterations=max_iterations,
-            error_handling=error_handling,
-            event_processors=event_processors,
-            max_concurrency=max_concurrency,
+        options = self._map_options(
+            max_iterations, error_handling, event_processors, max_concurrency, workflow_id
         )
         if executor is not None or chunksize is not None:
             from ..run import executor_map
@@ -220,6 +216,24 @@ class AsyncRunner:
         in_flight = max_concurrency or DEFAULT_MAP_ITER_CONCURRENCY
         runs = self._map_runs(graph, items, options, in_flight=in_flight, raising=True)
         return acounted(runs, display)
+
+    def _map_options(
+        self,
+        max_iterations: int | None,
+        error_handling: ErrorHandling,
+        event_processors: Iterable[object] | None,
+        max_concurrency: int | None,
+        workflow_id: str | None,
+    ) -> RunOptions:
+        return RunOptions.build(
+            cache=self._cache,
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            max_concurrency=max_concurrency,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
+        )
 
     async def _map_runs(
         self,
@@ -247,8 +261,9 @@ class AsyncRunner:
                         yield k, not_started()
                         continue
                     ex = Execution(
-                        graph, item, options, dispatcher=dispatcher, control=control, checked=True
-                    )
+                        graph, item, options, dispatcher=dispatcher, control=control,
+                        checked=True, workflow_id=item_workflow(options, k),
+                    )  # fmt: skip
                     running[loop.create_task(self._tracked(ex))] = (k, ex)
                 if not running:
                     return

@@ -147,6 +147,8 @@ class _Drive:
             await asyncio.gather(*(drive(run, self.channel) for run in runs))
             if nesting.stopped(runs):
                 return call.stopped()
+            if pauses := nesting.pauses(node, runs):
+                return call.paused(pauses)
             return call.finish(nesting.outputs(node, runs))
         except Exception as exc:
             return call.fail(exc)
@@ -183,6 +185,9 @@ class _Drive:
 
     async def _execute_call(self, call: NodeCall) -> list[int]:
         try:
+            answered = call.answered()
+            if answered is not None:
+                return answered
             entry = call.cached_entry()
             if entry is not None:  # a hit: the same stream, then the same result
                 await self.replay(call, entry.chunks)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputValueError
 from ..run.execution import merge_inputs
 
 if TYPE_CHECKING:
@@ -25,7 +27,18 @@ def chunked_map(
     *,
     is_async: bool,
 ) -> ChunkedMap:
-    """The map's items in chunks for `executor` (checked before anything is submitted)."""
+    """The map's items in chunks for `executor` (checked before anything is submitted).
+
+    Items on an executor are not checkpointed: a runner's checkpointer stays local."""
+    if options.workflow_id is not None:
+        raise InputValueError(
+            "map(..., executor=...) does not checkpoint its items, so a workflow_id cannot "
+            "be resumed there.\nHow to fix: drop executor= to checkpoint each item as "
+            "workflow f'{workflow_id}[k]', or drop workflow_id.",
+            names=["workflow_id"],
+        )
+    if options.checkpointer is not None:
+        options = dataclasses.replace(options, checkpointer=None)
     from ..run import executor_map  # loads with the first map on an executor
     from .async_ import AsyncRunner
     from .sync import SyncRunner

@@ -21,7 +21,7 @@ from ..events.types import BaseEvent
 from ..graph.graph import Graph
 from ..nodes.graph_node import GraphNode
 from ..run import nesting
-from ..run.batch import not_started, prepare_items
+from ..run.batch import item_workflow, not_started, prepare_items
 from ..run.call import NodeCall, drain
 from ..run.execution import Control, Execution, merge_inputs
 from ..run.handle import RunHandle
@@ -148,12 +148,15 @@ class SyncRunner:
         progress: bool = False,
         executor: Any = None,
         chunksize: int | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> MapResult:
         """Run `graph` once per item of the `map_over` lists; values not mapped are shared.
 
         `executor=` (a concurrent.futures.Executor or a Dask Client) runs the items there,
         `chunksize` items per submit (automatic by default); see docs/scale-out.md.
+        With the runner's checkpointer, item `k` is the workflow `f"{workflow_id}[{k}]"`:
+        the same map run again runs only the items that had not finished.
 
         >>> from hypergraph import Graph, node
         >>> @node(output_name="doubled")
@@ -184,6 +187,7 @@ class SyncRunner:
             max_iterations=max_iterations,
             event_processors=event_processors,
             progress=progress,
+            workflow_id=workflow_id,
             **inputs,
         )
         return MapResult([result for _, result in items])
@@ -201,18 +205,18 @@ class SyncRunner:
         progress: bool = False,
         executor: Any = None,
         chunksize: int | None = None,
+        workflow_id: str | None = None,
         **inputs: Any,
     ) -> Iterator[tuple[int, RunResult]]:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time.
 
         With `executor=`, as chunks finish (the items of a chunk in order)."""
-        options = RunOptions.build(
-            cache=self._cache,
-            max_iterations=max_iterations,
-            error_handling=error_handling,
-            event_processors=event_processors,
-        )
         if executor is not None or chunksize is not None:
+            options = RunOptions.build(
+                max_iterations=max_iterations,
+                error_handling=error_handling,
+                event_processors=event_processors,
+            )
             from ..run import executor_map
 
             chunks = chunked_map(
@@ -220,6 +224,14 @@ class SyncRunner:
                 is_async=False,
             )  # fmt: skip
             return executor_map.iter_sync(chunks)
+        options = RunOptions.build(
+            cache=self._cache,
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
+        )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         dispatcher = dispatcher_for(options.event_processors)
@@ -233,8 +245,9 @@ class SyncRunner:
                         yield k, not_started()
                         continue
                     ex = Execution(
-                        graph, item, options, dispatcher=dispatcher, control=control, checked=True
-                    )
+                        graph, item, options, dispatcher=dispatcher, control=control,
+                        checked=True, workflow_id=item_workflow(options, k),
+                    )  # fmt: skip
                     with self._runs.track(ex):
                         drive(ex)
                     yield k, ex.outcome()
@@ -381,6 +394,9 @@ def _execute_call(call: NodeCall) -> list[int]:
             ex.emit_chunk(event)
 
     try:
+        answered = call.answered()
+        if answered is not None:
+            return answered
         entry = call.cached_entry()
         if entry is not None:  # a hit: the same stream, then the same result
             for chunk in entry.chunks:
@@ -420,6 +436,8 @@ def _graph_node(call: NodeCall) -> list[int]:
                 break  # later items would be wasted: the node fails with this error
         if nesting.stopped(runs):
             return call.stopped()
+        if pauses := nesting.pauses(node, runs):
+            return call.paused(pauses)
         return call.finish(nesting.outputs(node, runs))
     except Exception as exc:
         return call.fail(exc)
