@@ -315,3 +315,46 @@ def test_a_step_records_the_attempt_that_succeeded(tmp_path: Path) -> None:
     SyncRunner(checkpointer=cp).run(Graph([twice_flaky]), x=1, workflow_id="r")
     (only,) = cp.get("r").steps  # type: ignore[union-attr]
     assert (only.node, only.attempt, only.outputs) == ("twice_flaky", 3, {"ok": 1})
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_idempotency_key_is_the_same_for_each_attempt_and_across_a_resume(
+    tmp_path: Path, kind: str
+) -> None:
+    keys: list[str] = []
+
+    @node(output_name="receipt", retry=RetryPolicy(max_attempts=2, initial_delay=0))
+    def pay(amount: int, ctx: NodeContext) -> str:
+        keys.append(ctx.idempotency_key)
+        if len(keys) == 1:
+            raise ConnectionError("flaky")  # retried: the same execution, the same key
+        if len(keys) == 2:
+            raise Crash("pay")  # the process dies: the resume runs it again
+        return f"paid {amount}"
+
+    cp = SqliteCheckpointer(tmp_path / "cp.sqlite")
+    graph = Graph([pay])
+    with pytest.raises(Crash):
+        _run(kind, cp, graph, values={"amount": 5}, workflow_id="order-7")
+    result = _run(kind, cp, graph, values={"amount": 5}, workflow_id="order-7")
+    assert result["receipt"] == "paid 5"
+    assert keys == ["order-7/pay#1"] * 3
+    other = _run(kind, cp, graph, values={"amount": 5}, workflow_id="order-8")
+    assert other["receipt"] == "paid 5" and keys[-1] == "order-8/pay#1"
+
+
+def test_each_execution_of_a_node_in_a_loop_has_its_own_idempotency_key() -> None:
+    keys: list[str] = []
+
+    @node(output_name="count")
+    def tick(count: int, ctx: NodeContext) -> int:
+        keys.append(ctx.idempotency_key)
+        return count + 1
+
+    @route(targets=["tick", END])
+    def again(count: int) -> object:
+        return "tick" if count < 3 else END
+
+    result = SyncRunner().run(Graph([tick, again]), count=0, run_id="r1")
+    assert result["count"] == 3
+    assert keys == ["r1/tick#1", "r1/tick#2", "r1/tick#3"]

@@ -143,6 +143,17 @@ def test_values_json_gives_the_inputs_and_an_i_flag_overrides_one() -> None:
     assert json.loads(done.stdout) == {"total": 41}
 
 
+def test_a_paused_run_says_what_it_asks_and_how_to_answer_then_the_answer_finishes_it() -> None:
+    paused = hg("run", "apps.cli_apps:approval", "-i", "a=1", "-i", "b=2")
+    assert paused.returncode == 0, paused.stderr
+    assert json.loads(paused.stdout) == {"total": 3}
+    assert "paused: 'confirm' asks" in paused.stderr and "publish 3?" in paused.stderr
+    assert "-i 'approved=<answer>'" in paused.stderr
+    done = hg("run", "apps.cli_apps:approval", "-i", "a=1", "-i", "b=2", "-i", "approved=true")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"total": 3, "approved": True, "published": "published 3"}
+
+
 def test_outputs_that_json_cannot_hold_are_printed_as_their_repr() -> None:
     done = hg("run", "apps.cli_apps:odd")
     assert done.returncode == 0, done.stderr

@@ -184,6 +184,41 @@ def test_chat_loop_runs_three_turns_and_returns_the_history(
         assert reply_to(turn) in out
 
 
+def test_approval_chat_pauses_for_each_reply_and_resumes_after_a_restart(
+    load: Callable[[str], Any],
+    server: LLMServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    example = load("approval_chat")
+    db = tmp_path / "state" / "chat.sqlite"
+    turns = ["What is a graph?", "And a cycle?"]
+    asked: list[str] = []
+
+    def leave(question: str) -> str:
+        asked.append(question)
+        raise EOFError  # the user leaves while a question waits
+
+    first = run_async(example.main(db, "w", turns, leave))
+    assert first.status is RunStatus.PAUSED
+    assert first.pause.value == reply_to(turns[0])  # the question is the streamed draft
+    assert len(server.requests) == 1
+    # A restart: a new runner and checkpointer on the same file answer the questions.
+    answers = iter(["y", "n"])
+    second = run_async(example.main(db, "w", turns, lambda q: next(answers)))
+    assert second.status is RunStatus.COMPLETED
+    assert second["messages"] == [
+        {"role": "user", "content": turns[0]},
+        {"role": "assistant", "content": reply_to(turns[0])},
+        {"role": "user", "content": turns[1]},
+        {"role": "assistant", "content": "(a reply was withheld by the reviewer)"},
+    ]
+    assert len(server.requests) == 2  # the first draft was not written again
+    out = capsys.readouterr().out
+    assert "Run again with --workflow w to answer." in out
+    assert reply_to(turns[1]) in out  # the second draft streamed to the terminal
+
+
 def test_partial_on_error_keeps_the_text_streamed_before_the_failure(
     load: Callable[[str], Any], server: LLMServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -155,6 +155,13 @@ def _run(args: argparse.Namespace) -> int:
     if result.status is RunStatus.FAILED:
         _error("run", watch.failure(result.error))
         return FAILED
+    for pause in result.pauses:
+        _error(
+            "run",
+            f"paused: '{pause.node_name}' asks {_to_json({'question': pause.value})}; "
+            f"answer it by running again with the same inputs and -i "
+            f"'{pause.response_key}=<answer>'",
+        )
     print(_to_json(result.values), flush=True)
     return OK
 

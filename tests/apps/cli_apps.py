@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from hypergraph import Graph, node
+from hypergraph import Graph, interrupt, node
 
 
 @node(output_name="tokens")
@@ -127,3 +127,16 @@ not_a_graph = 42
 
 def make_graph() -> Graph:
     return story
+
+
+@interrupt(output_name="approved")
+def confirm(total: int) -> str:
+    return f"publish {total}?"
+
+
+@node(output_name="published")
+def publish(total: int, approved: bool) -> str:
+    return f"published {total}" if approved else "kept back"
+
+
+approval = Graph([add, confirm, publish], name="approval")

@@ -250,3 +250,28 @@ def test_a_second_reader_can_follow_a_live_run_from_its_start(
     assert two[-1].event == one[-1].event == "result"
     assert json.loads(two[-1].data or "")["status"] == "completed"
     assert [m.id for m in two][-len(one) :] == [m.id for m in one]
+
+
+def test_a_paused_run_returns_its_questions_and_a_post_with_the_answer_finishes_it(
+    serve_app: Any,
+) -> None:
+    from hypergraph import Graph, interrupt, node
+
+    @interrupt(output_name="approved")
+    def confirm(text: str) -> str:
+        return f"post {text!r}?"
+
+    @node(output_name="posted")
+    def post(text: str, approved: bool) -> bool:
+        return approved
+
+    served = serve_app(Graph([confirm, post]))
+    paused = httpx.post(f"{served.url}/runs", json={"values": {"text": "hi"}}, timeout=10).json()
+    assert paused["status"] == "paused"
+    assert paused["pauses"] == [
+        {"node_name": "confirm", "value": "post 'hi'?", "response_key": "approved"}
+    ]
+    answer = {"values": {"text": "hi", "approved": True}}
+    done = httpx.post(f"{served.url}/runs", json=answer, timeout=10).json()
+    assert done["status"] == "completed" and done["values"]["posted"] is True
+    assert "pauses" not in done

@@ -24,17 +24,29 @@ class NodeContext:
     ['Hel', 'lo']
     """
 
-    __slots__ = ("_send", "_stopped", "node_name")
+    __slots__ = ("_key", "_send", "_stopped", "node_name")
 
     def __init__(
         self,
         node_name: str,
         send: Callable[[Any], None],
         stopped: Callable[[], bool],
+        key: Callable[[], str] = lambda: "",
     ) -> None:
         self.node_name = node_name
         self._send = send
         self._stopped = stopped
+        self._key = key
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key naming this node execution, the same for each of its attempts and, in a
+        checkpointed run, the same when a resume runs it again: hand it to a payment or
+        model API that deduplicates requests, so a retried or resumed call happens once.
+
+        `"<workflow id>/<node path>#<execution>"` in a checkpointed run; else the run id
+        takes the workflow id's place."""
+        return self._key()
 
     def stream(self, chunk: Any) -> None:
         """Deliver `chunk` to the run's consumers now, without changing the return value."""

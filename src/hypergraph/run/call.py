@@ -89,7 +89,8 @@ class NodeCall:
         context_param = self.ex.context_params[self.i]
         if context_param is not None:
             stopping = self.stopping if self.policy is not None else self.ex.is_stopping
-            args[context_param] = NodeContext(self.node.name, send, stopping)
+            key = functools.partial(self.ex.idempotency_key, self.i)
+            args[context_param] = NodeContext(self.node.name, send, stopping, key)
         return args
 
     def record(self, chunk: Any) -> StreamingChunkEvent | None:

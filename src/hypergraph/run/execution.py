@@ -404,6 +404,12 @@ class Execution:
     def keep_partial(self, i: int, chunks: list[Any]) -> None:
         self.partial[self._path(i)] = chunks
 
+    def idempotency_key(self, i: int) -> str:
+        """Names node `i`'s current execution: the same for each attempt, and across a
+        resume (a resumed execution keeps its number: the scheduler counts only the
+        executions the checkpoint recorded)."""
+        return f"{self.workflow_id or self.run_id}/{self._path(i)}#{self.sched.runs[i]}"
+
     def _path(self, i: int) -> str:
         """`outer/inner/node`: where node `i` sits in the nesting."""
         return "/".join((*self.graph_path, self.nodes[i].name))

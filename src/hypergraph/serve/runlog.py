@@ -191,6 +191,12 @@ class ServedRun:
                     outcome = _outcome(
                         run.run_id, result.status, result.values, result.error, result.partial
                     )
+                    if result.pauses:  # what to post again, with the answers, to go on
+                        outcome["pauses"] = [
+                            {"node_name": p.node_name, "value": to_json_value(p.value),
+                             "response_key": p.response_key}
+                            for p in result.pauses
+                        ]  # fmt: skip
                 except Exception as exc:  # error_handling="raise": the node's own error
                     outcome = _outcome(run.run_id, RunStatus.FAILED, self._values, exc, run.partial)
                 self.result = outcome
