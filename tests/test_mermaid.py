@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hypergraph import END, Graph, GraphConfigError, ifelse, node, route
+from hypergraph import END, Graph, GraphConfigError, ifelse, interrupt, node, route
 
 # -- typical graphs --------------------------------------------------------------------------
 
@@ -106,6 +106,18 @@ def mapped_rag() -> Graph:
     return Graph([rag().select("answer").as_node().map_over("query"), summarize])
 
 
+def approval() -> Graph:
+    @interrupt(output_name="approved")
+    def ask_human(draft: str) -> str:
+        return draft
+
+    @node(output_name="sent")
+    def send(draft: str, approved: bool) -> bool:
+        return approved
+
+    return Graph([ask_human, send])
+
+
 def typical_graphs() -> dict[str, Graph]:
     """The graphs these tests describe; the render test draws them in mermaid.js too."""
     return {
@@ -114,13 +126,17 @@ def typical_graphs() -> dict[str, Graph]:
         "review": review(),
         "three_deep": three_deep(),
         "mapped_rag": mapped_rag(),
+        "approval": approval(),
     }
 
 
 # -- reading the text back ------------------------------------------------------------------
 
-SHAPES = {"[/": "input", "[\\": "result", "[[": "stream", "((": "end", "{": "gate", "[": "node"}
-NODE = re.compile(r'^(?P<id>[a-z]\d+)(?P<open>\[/|\[\\|\[\[|\(\(|\{|\[)"(?P<text>[^"]*)"')
+SHAPES = {
+    "[/": "input", "[\\": "result", "[[": "stream", "((": "end", "{{": "ask", "{": "gate",
+    "[": "node",
+}  # fmt: skip
+NODE = re.compile(r'^(?P<id>[a-z]\d+)(?P<open>\[/|\[\\|\[\[|\(\(|\{\{|\{|\[)"(?P<text>[^"]*)"')
 SUBGRAPH = re.compile(r'^subgraph (?P<id>s\d+) \["(?P<text>[^"]*)"\]$')
 EDGE = re.compile(r'^(?P<src>\w+) (?P<arrow>-->|-\.->)(?:\|"(?P<text>[^"]*)"\|)? (?P<dst>\w+)$')
 
@@ -207,6 +223,13 @@ def test_chat_loop_draws_the_cycle_and_a_labelled_route_to_each_target_and_end()
     # `messages` is also the value that starts the loop; every value is read, no results
     assert pic.of("input") == ["messages"]
     assert pic.of("result") == []
+
+
+def test_an_interrupt_is_a_hexagon_and_its_answer_labels_the_edge_it_feeds() -> None:
+    pic = parse(approval().to_mermaid())
+    assert pic.of("ask") == ["ask_human"]
+    assert pic.arrow("ask_human", "approved", "send")
+    assert pic.arrow("draft", "", "ask_human")
 
 
 def test_ifelse_edges_say_true_and_false_and_only_declared_targets_are_drawn() -> None:

@@ -9,7 +9,7 @@ Legend:
 - graph inputs are parallelograms (`[/"x"/]`); optional and bound ones say so and
   have a dashed border;
 - function nodes are rectangles, streaming (generator) nodes have double side bars
-  (`[["tokens"]]`), gates are diamonds;
+  (`[["tokens"]]`), gates are diamonds, interrupts (a human answers) are hexagons;
 - a data edge is a solid arrow labelled with the value(s) it carries; a gate edge is
   a dotted arrow labelled with what the gate returns to take it (a target name,
   `END`, `True` / `False`, `(fallback)`);
@@ -34,6 +34,7 @@ from ..errors import GraphConfigError
 from ..nodes.base import HyperNode
 from ..nodes.gate import END, GateNode, IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode
+from ..nodes.interrupt import InterruptNode
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -53,6 +54,7 @@ _CLASSES = (
     "classDef hgOptional fill:#f6f6f6,stroke:#8c8c8c,stroke-dasharray:4 3",
     "classDef hgStream fill:#eaf7e6,stroke:#3c9a2f,stroke-width:2px",
     "classDef hgGate fill:#fff4dc,stroke:#c98a00",
+    "classDef hgAsk fill:#fde8ec,stroke:#c1414f",
     "classDef hgEnd fill:#3b3b3b,stroke:#3b3b3b,color:#ffffff",
     "classDef hgOutput fill:#f1eafd,stroke:#7a4fc1",
 )
@@ -162,6 +164,8 @@ def _node_line(n: HyperNode, node_id: str) -> str:
         return f"{node_id}{{{label(n.name)}}}:::hgGate"
     if n.is_generator:
         return f"{node_id}[[{label(n.name)}]]:::hgStream"
+    if isinstance(n, InterruptNode):
+        return f"{node_id}{{{{{label(n.name)}}}}}:::hgAsk"
     return f"{node_id}[{label(n.name)}]"
 
 
