@@ -359,7 +359,7 @@ class Execution:
     def answer(self, i: int) -> list[int] | None:
         """Interrupt `i` runs: if its answer was given, it passes it through (its function is
         not called; an answer serves one execution). None: it must ask."""
-        key = "/".join((*self.graph_path, self.nodes[i].outputs[0]))
+        key = self._answer_key(i)
         if key not in self.answers:
             return None
         return self.finish(i, self.answers.pop(key))
@@ -367,12 +367,15 @@ class Execution:
     def suspend(self, i: int, question: Any) -> list[int]:
         """Interrupt `i` asked `question`: it waits for the answer, the run goes on with
         what does not need it, and ends PAUSED."""
-        node = self.nodes[i]
-        key = "/".join((*self.graph_path, node.outputs[0]))
+        key = self._answer_key(i)
         info = PauseInfo(self._path(i), question, key)
         if self.events:
             self.emit(InterruptEvent(**self._node_fields(i), value=question, response_key=key))
         return self._pause(i, [info])
+
+    def _answer_key(self, i: int) -> str:
+        """The run value that answers interrupt `i`: its output, under the nesting path."""
+        return "/".join((*self.graph_path, self.nodes[i].outputs[0]))
 
     def suspend_graph(self, i: int, pauses: list[PauseInfo]) -> list[int]:
         """Graph node `i` paused: interrupts inside it wait for their answers."""
