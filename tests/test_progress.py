@@ -23,7 +23,7 @@ import pytest
 from rich.console import Console
 
 from conftest import run_async
-from hypergraph import AsyncRunner, Graph, RunStatus, SyncRunner, node
+from hypergraph import AsyncRunner, Graph, RunStatus, SyncRunner, interrupt, node
 from hypergraph.errors import InputValueError
 from hypergraph.integrations.extras import MissingExtraError
 from hypergraph.integrations.progress import ProgressProcessor
@@ -85,6 +85,23 @@ def test_a_map_with_progress_ends_with_a_summary_of_items_done_and_failed(
     assert re.fullmatch(
         r"hypergraph: done: 10/10 items \(2 failed\), [\d,.]+ items/s \| in [\d.]+s", written[0]
     ), written[0]
+
+
+@pytest.mark.parametrize("kind", RUNNERS)
+def test_items_waiting_for_an_answer_are_counted_as_paused(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @interrupt(output_name="ok")
+    def ask(x: int) -> str:
+        return f"keep {x}?"
+
+    @node(output_name="kept")
+    def keep(x: int, ok: bool) -> int:
+        return x
+
+    result = do_map(kind, Graph([ask, keep]), {"x": [1, 2, 3]}, map_over="x", progress=True)
+    assert result.status is RunStatus.PAUSED
+    assert lines(capsys.readouterr().err)[-1].startswith("hypergraph: done: 3/3 items (3 paused)")
 
 
 @pytest.mark.parametrize("kind", RUNNERS)

@@ -32,7 +32,7 @@ from ..events.types import (
 from .extras import require
 
 _FEATURE = "The progress display (progress=True)"
-_COMPLETED, _FAILED = RunStatus.COMPLETED, RunStatus.FAILED
+_COMPLETED, _FAILED, _PAUSED = RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.PAUSED
 _SHOWN_STREAMS = 3  # streaming nodes listed at once; the rest are summed up
 _ITEM = re.compile(r"\[\d+\]$")  # `name[3]`: item 3 of the map_over graph node `name`
 
@@ -111,6 +111,7 @@ class ProgressProcessor:
         self.done = 0  # items (a map) that completed
         self.failed = 0
         self.stopped = 0
+        self.paused = 0  # items waiting for an interrupt's answer
         self.nodes = 0  # node executions that finished, nested ones included
         self.nodes_failed = 0
         self.chunks = 0
@@ -143,6 +144,8 @@ class ProgressProcessor:
             self.done += 1
         elif status is _FAILED:
             self.failed += 1
+        elif status is _PAUSED:
+            self.paused += 1
         else:
             self.stopped += 1
         if self._clock() >= self._next_line:
@@ -261,12 +264,14 @@ class ProgressProcessor:
         return ("done: " if final else "") + " | ".join(parts)
 
     def _items(self, elapsed: float, final: bool) -> str:
-        finished = self.done + self.failed + self.stopped
+        finished = self.done + self.failed + self.stopped + self.paused
         text = f"{finished}/{self.total} items"
         if self.failed:
             text += f" ({self.failed} failed)"
         if self.stopped:
             text += f" ({self.stopped} stopped)"
+        if self.paused:
+            text += f" ({self.paused} paused)"
         rate = finished / elapsed
         text += f", {rate:,.1f} items/s"
         left = (self.total or 0) - finished
@@ -301,7 +306,7 @@ class ProgressProcessor:
         with self._lock:
             elapsed = max(self._clock() - self._started, 1e-9)
             if self.total is not None:
-                finished = self.done + self.failed + self.stopped
+                finished = self.done + self.failed + self.stopped + self.paused
                 bar = bar_mod.ProgressBar(total=max(self.total, 1), completed=finished, width=30)
                 grid.add_row("items", bar, self._items(elapsed, final=self._closed))
             else:
