@@ -1,15 +1,29 @@
 """What tracing and progress cost: ``python bench/observe_overhead.py`` (project venv).
 
-1. OpenTelemetryProcessor, per node execution: a 10-node chain of plain ``def`` nodes,
-   run many times under SyncRunner and AsyncRunner, with no processor, with a processor
-   that does nothing but has a ``node_scope`` (what any tracing processor costs the
-   runner: events built, every node on the general call path), and with
-   OpenTelemetryProcessor on an SDK TracerProvider whose exporter drops every span.
+1. Tracing, per node execution: a 10-node chain of plain ``def`` nodes, run many times
+   under SyncRunner and AsyncRunner, with
+   - ``none``: no processor;
+   - ``events``: a processor with only ``on_event`` (the runner builds two events per
+     node; nodes keep the fast path);
+   - ``node_scope``: a processor that does nothing but has a ``node_scope`` (what any
+     tracing processor costs the runner: events, and every node on the general call
+     path, where the scopes are entered);
+   - ``otel_api``: ``OpenTelemetryProcessor()`` with no SDK installed (the API's no-op
+     tracer: one reading of "a no-op exporter");
+   - ``otel_sdk``: ``OpenTelemetryProcessor`` on an SDK ``TracerProvider`` whose span
+     processor hands every span to an exporter that drops it (the other reading);
+   - ``floor``: the SDK alone, per span, on an identical provider: a bare
+     ``tracer.start_span("n").end()``. No tracer of this SDK can cost less per node.
 2. ``progress=True`` on the 10,000-item map of W5 (``x -> a -> b -> c``), SyncRunner,
    output to a pipe-like stream (plain lines; the display work is the same counting).
 
 Best of interleaved rounds (the round least disturbed by the machine's other load); the
 numbers still move with that load, so read the differences, not the third digit.
+
+Instruction counts are steadier on a shared machine: ``python bench/observe_overhead.py
+case <name> <sync|async> <runs>`` runs one case alone (``floor``: ``<runs>`` x 10 bare
+spans), so that under ``valgrind --tool=callgrind`` the count at 300 runs minus the count
+at 100 runs, over 2,000, is the instructions per node (the start-up cancels out).
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ from typing import Any
 
 from hypergraph import AsyncRunner, Graph, SyncRunner, node
 
+LENGTH = 10
+
 
 def _chain(length: int) -> Graph:
     nodes = []
@@ -36,33 +52,68 @@ def _chain(length: int) -> Graph:
     return Graph(nodes, name="chain")
 
 
-class Quiet:
-    """A processor that does nothing, with a node_scope: the runner's side of tracing."""
+class Listen:
+    """A processor that only listens: the runner builds the events, nodes stay plain."""
 
     def on_event(self, event: object) -> None:
         pass
+
+
+class Quiet(Listen):
+    """A processor that does nothing, with a node_scope: the runner's side of tracing."""
 
     def node_scope(self, event: object) -> contextlib.nullcontext[None]:
         return contextlib.nullcontext()
 
 
-def _tracing(sdk: bool = True) -> Any:
+def _dropping_provider() -> Any:
+    """An SDK TracerProvider whose exporter drops every span (a "no-op exporter")."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-
-    from hypergraph.integrations.otel import OpenTelemetryProcessor
 
     class Drop(SpanExporter):
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    if not sdk:  # the API's no-op spans: what the processor itself costs
-        from opentelemetry.trace import NoOpTracerProvider
-
-        return OpenTelemetryProcessor(tracer_provider=NoOpTracerProvider())
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(Drop()))
-    return OpenTelemetryProcessor(tracer_provider=provider)
+    return provider
+
+
+def _processors(name: str) -> list[object]:
+    from hypergraph.integrations.otel import OpenTelemetryProcessor
+
+    if name == "otel_api":  # no SDK installed: the global provider is the API's proxy
+        return [OpenTelemetryProcessor()]
+    if name == "otel_sdk":
+        return [OpenTelemetryProcessor(tracer_provider=_dropping_provider())]
+    return {"none": [], "events": [Listen()], "node_scope": [Quiet()]}[name]
+
+
+CASES = ("none", "events", "node_scope", "otel_api", "otel_sdk")
+
+
+def _floor(spans: int) -> Callable[[], None]:
+    tracer = _dropping_provider().get_tracer("floor")
+
+    def bare() -> None:
+        for _ in range(spans):
+            tracer.start_span("n").end()
+
+    return bare
+
+
+def _runs(runner: str, procs: list[object], graph: Graph, runs: int) -> Callable[[], None]:
+    if runner == "sync":
+        sync = SyncRunner()
+        return lambda: [sync.run(graph, v0=0, event_processors=procs) for _ in range(runs)] and None
+
+    async def many() -> None:
+        runner = AsyncRunner()
+        for _ in range(runs):
+            await runner.run(graph, v0=0, event_processors=procs)
+
+    return lambda: asyncio.run(many())
 
 
 def _best_of_rounds(cases: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
@@ -75,40 +126,33 @@ def _best_of_rounds(cases: dict[str, Callable[[], None]], rounds: int) -> dict[s
     return {name: min(values) for name, values in times.items()}
 
 
-def tracing_cost(runs: int = 300, length: int = 10, rounds: int = 7) -> None:
-    graph = _chain(length)
-    sync = SyncRunner()
-    processors: dict[str, list[object]] = {
-        "none": [],
-        "node_scope": [Quiet()],
-        "otel_noop": [_tracing(sdk=False)],
-        "otel": [_tracing()],
-    }
-
-    def sync_case(procs: list[object]) -> Callable[[], None]:
-        return lambda: [sync.run(graph, v0=0, event_processors=procs) for _ in range(runs)] and None
-
-    def async_case(procs: list[object]) -> Callable[[], None]:
-        async def many() -> None:
-            runner = AsyncRunner()
-            for _ in range(runs):
-                await runner.run(graph, v0=0, event_processors=procs)
-
-        return lambda: asyncio.run(many())
-
-    for label, make in (("SyncRunner", sync_case), ("AsyncRunner", async_case)):
-        cases = {name: make(procs) for name, procs in processors.items()}
+def tracing_cost(runs: int = 300, rounds: int = 7) -> None:
+    graph = _chain(LENGTH)
+    for runner in ("sync", "async"):
+        cases = {name: _runs(runner, _processors(name), graph, runs) for name in CASES}
+        cases["floor"] = _floor(runs * LENGTH)
         cases["none"]()  # warm-up
-        med = _best_of_rounds(cases, rounds)
-        per_node = {name: value / (runs * length) * 1e6 for name, value in med.items()}
-        base = per_node["none"]
+        best = _best_of_rounds(cases, rounds)
+        us = {name: value / (runs * LENGTH) * 1e6 for name, value in best.items()}
+        base = us["none"]
+        added = {name: us[name] - base for name in CASES}
+        label = "SyncRunner" if runner == "sync" else "AsyncRunner"
         print(
             f"{label}: {base:.1f} µs per node without processors; added per node: "
-            f"{per_node['node_scope'] - base:.1f} µs by a do-nothing tracing processor "
-            f"(events, the general call path), "
-            f"{per_node['otel_noop'] - base:.1f} µs by OpenTelemetryProcessor with no-op "
-            f"spans, {per_node['otel'] - base:.1f} µs with SDK spans dropped by the exporter"
+            f"events {added['events']:.1f}, node_scope {added['node_scope']:.1f}, "
+            f"OpenTelemetryProcessor without an SDK (API no-op) {added['otel_api']:.1f}, "
+            f"with the SDK and a dropping exporter {added['otel_sdk']:.1f} µs = the SDK's "
+            f"floor {us['floor']:.1f} (a bare start_span().end()) + "
+            f"{added['otel_sdk'] - us['floor']:.1f} µs above it"
         )
+
+
+def _one_case(name: str, runner: str, runs: int) -> None:
+    """One case alone, for an instruction count (see the module's docstring)."""
+    if name == "floor":
+        _floor(runs * LENGTH)()
+    else:
+        _runs(runner, _processors(name), _chain(LENGTH), runs)()
 
 
 def progress_cost(items: int = 10_000, rounds: int = 15) -> None:
@@ -162,5 +206,8 @@ def progress_cost(items: int = 10_000, rounds: int = 15) -> None:
 
 
 if __name__ == "__main__":
-    tracing_cost()
-    progress_cost()
+    if sys.argv[1:2] == ["case"]:
+        _one_case(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        tracing_cost()
+        progress_cost()

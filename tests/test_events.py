@@ -515,6 +515,10 @@ def test_no_event_is_built_when_nobody_listens(run: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(
         execution, "chunk_factory", lambda common: built.append("chunk") or factory(common)
     )
+    filled = execution._filled  # node start/end events: built without their __init__
+    monkeypatch.setattr(
+        execution, "_filled", lambda cls, fields: built.append(cls.__name__) or filled(cls, fields)
+    )
 
     @node(output_name="tokens")
     def tokens(n: int) -> Any:

@@ -687,6 +687,44 @@ def test_one_processor_serves_concurrent_runs(
     tracing.assert_every_span_ended_once(caplog)
 
 
+# -- without an SDK ------------------------------------------------------------------------
+
+
+def test_with_the_apis_no_op_tracer_the_processor_sits_runs_out_and_nothing_changes(
+    tracing: Tracing,
+) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from hypergraph.events.dispatch import dispatcher_for
+
+    idle = OpenTelemetryProcessor(tracer_provider=NoOpTracerProvider())
+    graph = Graph([sdk_node("def", tracing.tracer)], name="g")
+
+    assert not idle.wants_events()
+    assert not dispatcher_for([idle])  # the run builds no events, nodes keep the fast path
+    with tracing.tracer.start_as_current_span("caller"):
+        result = SyncRunner().run(graph, x=1, event_processors=[idle])
+
+    assert result["y"] == 1
+    # As with no-op node spans made current: the SDK span's parent is the caller's span.
+    assert tracing.parent_of(tracing.named("sdk.request")) is tracing.named("caller")
+
+
+def test_on_the_global_provider_the_processor_traces_only_once_an_sdk_is_installed(
+    tracing: Tracing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+
+    processor = OpenTelemetryProcessor()  # the global provider, looked up as each run starts
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.ProxyTracerProvider())
+    assert not processor.wants_events()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.NoOpTracerProvider())
+    assert not processor.wants_events()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: tracing.provider)
+    assert processor.wants_events()
+    assert OpenTelemetryProcessor(tracer_provider=tracing.provider).wants_events()
+
+
 # -- the extra ----------------------------------------------------------------------------
 
 

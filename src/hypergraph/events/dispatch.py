@@ -2,6 +2,8 @@
 
 Sync processors are called in line, in order. Async processors are fed, in the same
 order, through a queue that one task drains, so awaiting them never holds up the run.
+A processor whose `wants_events()` says False as a run starts gets nothing from that
+run (and costs it nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ if TYPE_CHECKING:
 
 def _scope_of(processor: object) -> Any:
     return getattr(processor, "node_scope", None)
+
+
+def _wants_events(processor: object) -> bool:
+    """A processor with `wants_events()` may sit a run out (asked once, as the run starts:
+    a tracer with nowhere to send spans); one that raises there gets the events."""
+    wants = getattr(processor, "wants_events", None)
+    if wants is None:
+        return True
+    try:
+        return bool(wants())
+    except Exception:
+        log_failure(processor, "in wants_events()")
+        return True
 
 
 def log_failure(processor: object, what: str) -> None:
@@ -45,6 +60,8 @@ class Dispatcher:
                     "How to fix: subclass EventProcessor or TypedEventProcessor, or give the "
                     "object an on_event method."
                 )
+            if not _wants_events(p):
+                continue
             (self.async_ if inspect.iscoroutinefunction(handler) else self.sync).append(p)
         # Processors that also wrap each node's execution (tracing: the node's span is the
         # current one while its code runs, so SDK spans inside it become its children).

@@ -11,6 +11,10 @@ mid-execution) is ended there as cancelled.
 While a node runs, its span is the current span (`node_scope`), in `async def` nodes
 and in `def` nodes in worker threads alike, so the spans an instrumented SDK opens
 inside a node are children of the node's span.
+
+Without an SDK (the API's no-op tracer) the processor sits each run out
+(`wants_events()`): no events are built for it and nodes keep the runners' fast path.
+Costs per node are in bench/observe_overhead.py and decision 0036.
 """
 
 from __future__ import annotations
@@ -51,33 +55,35 @@ class _Run:
 
 
 class _Node:
-    """An open node span."""
+    """An open node span; as the node's scope, it makes its span the current one (in the
+    node's own context: its task, or the copy of it that a worker thread runs in)."""
 
-    __slots__ = ("chunks", "run", "span", "started")
+    __slots__ = ("chunks", "run", "span", "started", "token")
 
     def __init__(self, span: Any, run: _Run | None, started: float) -> None:
         self.span = span
         self.run = run
         self.started = started
         self.chunks = 0
-
-
-class _Current:
-    """Makes a span the current one between enter and exit (attach/detach, no more)."""
-
-    __slots__ = ("_attach", "_context", "_detach", "_token")
-
-    def __init__(self, context: Any, attach: Any, detach: Any) -> None:
-        self._context = context
-        self._attach = attach
-        self._detach = detach
-        self._token: Any = None
+        self.token: Any = None
 
     def __enter__(self) -> None:
-        self._token = self._attach(self._context)
+        self.token = _api.attach(_api.set_span_in_context(self.span))
 
     def __exit__(self, *exc_info: object) -> None:
-        self._detach(self._token)
+        _api.detach(self.token)
+
+
+class _Api:
+    """The OpenTelemetry API functions used per node (imported when a processor is made)."""
+
+    attach: Callable[[Any], Any]
+    detach: Callable[[Any], None]
+    set_span_in_context: Callable[[Any], Any]
+
+
+_api = _Api()
+_NO_SCOPE = contextlib.nullcontext()
 
 
 class OpenTelemetryProcessor:
@@ -109,8 +115,17 @@ class OpenTelemetryProcessor:
         context = require("opentelemetry.context", "opentelemetry-api", "otel", feature)
         self._tracer = trace.get_tracer("hypergraph", tracer_provider=tracer_provider)
         self._in_context: Callable[[Any], Any] = trace.set_span_in_context
-        self._attach = context.attach
-        self._detach = context.detach
+        _api.attach, _api.detach = context.attach, context.detach
+        _api.set_span_in_context = trace.set_span_in_context
+        # No SDK: the API's no-op tracer (given, or the global provider is not set yet).
+        self._noop: Callable[[], bool]
+        if isinstance(self._tracer, trace.NoOpTracer):
+            self._noop = lambda: True
+        elif tracer_provider is None:
+            unset = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+            self._noop = lambda: isinstance(trace.get_tracer_provider(), unset)
+        else:
+            self._noop = lambda: False
         self._status: Callable[..., Any] = trace.Status
         self._error = trace.StatusCode.ERROR
         self._runs: dict[str, _Run] = {}
@@ -132,13 +147,19 @@ class OpenTelemetryProcessor:
         if handler is not None:
             handler(event)
 
+    def wants_events(self) -> bool:
+        """False while there is no SDK to record spans (the runner asks once per run).
+
+        With the API's no-op tracer every span would be a non-recording copy of the
+        caller's span context, so tracing a node would change nothing that anybody can
+        see: the run then builds no events for this processor and keeps its fast path.
+        """
+        return not self._noop()
+
     def node_scope(self, event: NodeStartEvent) -> AbstractContextManager[Any]:
         """The node's span is the current span while the node runs (the runner enters
         this around each node execution, in the node's own context)."""
-        node = self._nodes.get(event.span_id)
-        if node is None:
-            return contextlib.nullcontext()
-        return _Current(self._in_context(node.span), self._attach, self._detach)
+        return self._nodes.get(event.span_id) or _NO_SCOPE
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -211,16 +232,22 @@ class OpenTelemetryProcessor:
             event.node_name,
             context=None if run is None else run.context,
             attributes=attributes,
-            start_time=_ns(event.timestamp),
+            start_time=int(event.timestamp * 1e9),  # _ns, inlined: once per node
         )
         self._nodes[event.span_id] = _Node(span, run, event.timestamp)
         if run is not None:
             run.nodes.add(event.span_id)
 
     def _node_end(self, event: NodeEndEvent) -> None:
-        node = self._close(event.span_id)
-        if node is not None:
-            node.span.end(end_time=_ns(event.timestamp))
+        # `_close`, inlined for the one event every node execution ends with.
+        node = self._nodes.pop(event.span_id, None)
+        if node is None:
+            return
+        if node.run is not None:
+            node.run.nodes.discard(event.span_id)
+        if node.chunks:
+            node.span.set_attribute("hypergraph.chunks", node.chunks)
+        node.span.end(end_time=int(event.timestamp * 1e9))
 
     def _node_error(self, event: NodeErrorEvent) -> None:
         node = self._close(event.span_id)

@@ -26,7 +26,7 @@ import functools
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeTimeoutError
@@ -74,14 +74,18 @@ class NodeCall:
         self.last_chunk = 0.0
         self.expired_kind: str | None = None
         self.cache_key: str | None = None
-        self.scopes: ExitStack | None = None
+        self.scopes: list[AbstractContextManager[Any]] | None = None
         self.inputs = ex.inputs_for(i)
+        self.make: Callable[[Any, int], StreamingChunkEvent | None] | None = None
         if ex.events:  # the chunk events share the execution's span: it must exist first
             start = ex.node_start_event(i)
             ex.emit(start)
             if ex.dispatcher.scopes:
                 self.scopes = _enter_scopes(ex, start)
-        self.make = ex.chunk_maker(i) if ex.events else None
+            # Only a node that can stream needs a chunk maker (a checkpointed run's maker
+            # also records the attempt).
+            if self.node.is_generator or ex.context_params[i] is not None or ex.durable is not None:
+                self.make = ex.chunk_maker(i)
 
     def args(self, send: Callable[[Any], None]) -> dict[str, Any]:
         """The function's keyword arguments for an attempt; `ctx.stream(c)` calls `send(c)`."""
@@ -250,10 +254,11 @@ class NodeCall:
         once the execution is over, however it ended."""
         if self.scopes is not None:
             scopes, self.scopes = self.scopes, None
-            try:
-                scopes.close()
-            except Exception:
-                log_failure(scopes, "leaving a node scope")
+            for scope in reversed(scopes):
+                try:
+                    scope.__exit__(None, None, None)
+                except Exception:
+                    log_failure(scope, "leaving a node scope")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -270,15 +275,20 @@ def _warn_once(node: str, what: str, message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
-def _enter_scopes(ex: Execution, start: NodeStartEvent) -> ExitStack:
-    """Enter each processor's `node_scope(start_event)`; one that fails is logged and skipped."""
-    stack = ExitStack()
+def _enter_scopes(ex: Execution, start: NodeStartEvent) -> list[AbstractContextManager[Any]]:
+    """Enter each processor's `node_scope(start_event)`; one that fails is logged and
+    skipped. The scopes entered, to leave in reverse order (a list, not an ExitStack: this
+    runs once per traced node, and an ExitStack costs several times more)."""
+    entered = []
     for processor in ex.dispatcher.scopes:
         try:
-            stack.enter_context(processor.node_scope(start))
+            scope = processor.node_scope(start)
+            scope.__enter__()
         except Exception:
             log_failure(processor, "entering a node scope")
-    return stack
+        else:
+            entered.append(scope)
+    return entered
 
 
 def drain(gen: Iterator[Any], send: Callable[[Any], None], control: Control) -> bool:
