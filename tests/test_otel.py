@@ -36,6 +36,7 @@ from hypergraph import (
     RunStatus,
     StreamingChunkEvent,
     SyncRunner,
+    interrupt,
     node,
     route,
 )
@@ -302,6 +303,32 @@ def test_a_streaming_node_gets_time_to_first_chunk_and_no_span_per_chunk(
         counts[chunks] = len(tracing.spans)
         tracing.assert_every_span_ended_once(caplog)
     assert counts[3] == counts[300] == 2
+
+
+@pytest.mark.parametrize("kind", RUNNERS)
+def test_a_paused_run_ends_every_span_and_marks_the_interrupt(
+    kind: str, tracing: Tracing, caplog: pytest.LogCaptureFixture
+) -> None:
+    @interrupt(output_name="approved")
+    def review(draft: str) -> str:
+        return f"send {draft}?"
+
+    @node(output_name="sent")
+    def send(draft: str, approved: bool) -> bool:
+        return approved
+
+    graph = Graph([review, send], name="mail")
+    result = run_with(kind, graph, {"draft": "hi"}, event_processors=[tracing.processor])
+
+    assert result.status is RunStatus.PAUSED
+    assert tracing.tree() == {("invoke_workflow mail", None), ("review", "invoke_workflow mail")}
+    span = tracing.named("review")
+    assert span.attributes == {"hypergraph.interrupt.response_key": "approved"}
+    assert [e.name for e in span.events] == ["interrupt"]
+    assert span.status.status_code is StatusCode.UNSET
+    run = tracing.named("invoke_workflow mail")
+    assert run.attributes is not None and run.attributes["hypergraph.run.status"] == "paused"
+    tracing.assert_every_span_ended_once(caplog)
 
 
 def test_chunks_sent_with_ctx_stream_count_too(tracing: Tracing) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..events.types import (
     BaseEvent,
+    InterruptEvent,
     NodeEndEvent,
     NodeErrorEvent,
     NodeStartEvent,
@@ -140,6 +141,7 @@ class OpenTelemetryProcessor:
             StreamingChunkEvent: self._chunk,
             RouteDecisionEvent: self._decision,
             StopRequestedEvent: self._stop_requested,
+            InterruptEvent: self._interrupt,
         }
 
     def on_event(self, event: BaseEvent) -> None:
@@ -290,6 +292,14 @@ class OpenTelemetryProcessor:
                 [str(d) for d in decision] if isinstance(decision, (tuple, list)) else str(decision)
             )
             node.span.set_attribute("hypergraph.route.decision", value)
+
+    def _interrupt(self, event: InterruptEvent) -> None:
+        """The node asked a human: its span says under which key the answer comes (the
+        question itself may be large or private: it is not copied into the trace)."""
+        node = self._nodes.get(event.span_id)
+        if node is not None:
+            node.span.set_attribute("hypergraph.interrupt.response_key", event.response_key)
+            node.span.add_event("interrupt", timestamp=_ns(event.timestamp))
 
     def _fail(self, span: Any, error_type: str, description: str) -> None:
         span.set_attribute("error.type", error_type)
