@@ -148,7 +148,7 @@ def run_sync(
         return None
     start = graph._start_values(merge_inputs(values, inputs))
     if compiled.raises:
-        return StraightResult(compiled.fn(start))
+        return _completed(compiled.fn(start))
     return _result(*compiled.fn(start))
 
 
@@ -173,7 +173,7 @@ async def run_async(
     watchdog.watch(watched)
     try:
         if compiled.raises:
-            return StraightResult(await compiled.fn(start))
+            return _completed(await compiled.fn(start))
         return _result(*await compiled.fn(start))
     finally:
         watchdog.unwatch(watched)
@@ -193,16 +193,24 @@ def _map_items(compiled: Straight, items: list[dict[str, Any]]) -> Iterator[tupl
     fn = compiled.fn
     if compiled.raises:
         for k, item in enumerate(items):
-            yield k, StraightResult(fn(item))
+            yield k, _completed(fn(item))
     else:
         for k, item in enumerate(items):
             yield k, _result(*fn(item))
 
 
+def _completed(values: dict[str, Any], _new: Any = StraightResult.__new__) -> StraightResult:
+    """The result of a run that completed (`StraightResult(values)` without the call to
+    `__init__` and its keywords: a map makes one per item)."""
+    result: StraightResult = _new(StraightResult)
+    result.values = values
+    return result
+
+
 def _result(values: dict[str, Any], error: BaseException | None) -> StraightResult:
     """The result of a run with error_handling="continue"."""
     if error is None:
-        return StraightResult(values)
+        return _completed(values)
     return StraightResult(values, RunStatus.FAILED, error=error)
 
 
@@ -673,15 +681,14 @@ def _topological(plan: Plan) -> list[int]:
 
 def _check_sequential(plan: Plan, order: list[int]) -> None:
     """AsyncRunner starts every ready node at once: awaiting them one by one is the same
-    only if no two nodes (gates aside, they do not wait) can ever be ready together."""
+    only if no two nodes can ever be ready together (gates included: a gate that fails
+    while another node is ready has let that node start already)."""
     ancestors = [0] * len(plan.nodes)
     for i in order:
         for p in plan.preds[i]:
             ancestors[i] |= ancestors[p] | (1 << p)
     previous = None
     for i in order:
-        if plan.is_gate[i]:
-            continue
         if previous is not None and not ancestors[i] >> previous & 1:
             first, second = plan.nodes[previous].name, plan.nodes[i].name
             raise _Unfit(
