@@ -60,7 +60,7 @@ def test_the_source_of_a_chain_calls_each_node_in_order_by_name() -> None:
     assert text is not None
     assert text.startswith('def run_chain(_values, _path=""):\n')
     assert "x = _values['x']" in text
-    calls = ["_f_double(x=x)", "_f_add_one(doubled=doubled)", "_f_square(plus_one=plus_one)"]
+    calls = ["_f_double(x)", "_f_add_one(doubled)", "_f_square(plus_one)"]
     positions = [text.index(c) for c in calls]
     assert positions == sorted(positions)
     assert "# node 'double'" in text
@@ -72,9 +72,9 @@ def test_the_source_of_a_chain_calls_each_node_in_order_by_name() -> None:
 def test_the_source_shows_a_gate_as_a_branch_and_a_default_inline() -> None:
     text = straight.source(routing.multi_route([]))
     assert text is not None
-    assert "_chosen.update(_decide_fan(_f_fan(picks=picks)))" in text
+    assert "_chosen.update(_decide_fan(_f_fan(picks)))" in text
     assert "if 'work_a' not in _chosen:" in text
-    assert "a=(a if a is not _NOTHING else 0)" in text
+    assert "_f_gather((a if a is not _NOTHING else 0), " in text
 
 
 def test_the_source_with_continue_passes_a_failure_on_to_the_nodes_that_need_it() -> None:
@@ -82,6 +82,19 @@ def test_the_source_with_continue_passes_a_failure_on_to_the_nodes_that_need_it(
     assert text is not None
     assert "if 'doubled' in _failed:\n        _failed.update(('plus_one',))" in text
     assert text.rstrip().endswith("return _out, _error")
+
+
+def test_a_node_whose_parameters_cannot_be_given_by_position_is_called_by_keyword() -> None:
+    @node(output_name="y")
+    def keyword_only(*, x: int) -> int:
+        return x + 1
+
+    renamed = chains.double.with_inputs(x="value")  # still the parameter x, by position
+    text = straight.source(Graph([keyword_only, renamed.with_outputs(doubled="d")]))
+    assert text is not None
+    assert "_f_keyword_only(x=x)" in text and "_f_double(value)" in text
+    result = SyncRunner().run(Graph([keyword_only]), x=1)
+    assert isinstance(result, StraightResult) and result.values == {"y": 2}
 
 
 def test_a_name_that_is_not_an_identifier_gets_a_variable_of_its_own() -> None:

@@ -20,6 +20,7 @@ import functools
 import heapq
 import keyword
 import math
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -226,7 +227,7 @@ def source(graph: Graph, *, runner: str = "sync", error_handling: str = "raise")
         x = _values['x']
         # node 'double'
         try:
-            doubled = _f_double(x=x)
+            doubled = _f_double(x)
         except Exception as _exc:
             _note(_exc, _path + 'double')
             raise
@@ -594,7 +595,10 @@ class _Writer:
             return self._graph_call(i, node, args)
         assert isinstance(node, FunctionNode)
         func = self._ref("_f", i, node.func)
-        call = f"{func}({', '.join(f'{p}={e}' for p, e in args)})"
+        if _positional(node.func, [p for p, _ in args]):
+            call = f"{func}({', '.join(e for _, e in args)})"
+        else:
+            call = f"{func}({', '.join(f'{p}={e}' for p, e in args)})"
         if self.is_async and node.is_async:
             call = f"await {call}"
         elif self.is_async and not self.plan.is_gate[i]:
@@ -660,6 +664,19 @@ def _nested_async(inner: Graph, compiled: Straight) -> Callable[..., Any]:
         return dict(out)
 
     return run
+
+
+def _positional(func: Callable[..., Any], params: list[str]) -> bool:
+    """True if `func(*values)` binds like `func(**dict(zip(params, values)))`: a plain
+    function whose leading positional parameters are `params`, in order, and no others
+    (a signature set by hand or a wrapper could mean something else: keywords then)."""
+    if type(func) is not types.FunctionType:
+        return False
+    if "__signature__" in func.__dict__ or "__wrapped__" in func.__dict__:
+        return False
+    code = func.__code__
+    names = code.co_varnames[: code.co_argcount]
+    return list(names) == params and not code.co_kwonlyargcount
 
 
 def _topological(plan: Plan) -> list[int]:
