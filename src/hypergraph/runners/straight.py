@@ -193,8 +193,11 @@ def map_sync(
 def _map_items(compiled: Straight, items: list[dict[str, Any]]) -> Iterator[tuple[int, RunResult]]:
     fn = compiled.fn
     if compiled.raises:
+        new = StraightResult.__new__  # `_completed`, in line: once per item
         for k, item in enumerate(items):
-            yield k, _completed(fn(item))
+            result = new(StraightResult)
+            result.values = fn(item)
+            yield k, result
     else:
         for k, item in enumerate(items):
             yield k, _result(*fn(item))
