@@ -30,7 +30,11 @@ DISTRIBUTIONS = {
     "hamilton": "apache-hamilton",
     "pipefunc": "pipefunc",
 }
-LABELS = {**DISTRIBUTIONS, "plain": "plain Python"}
+LABELS = {
+    **DISTRIBUTIONS,
+    "plain": "plain Python",
+    "hypergraph_general": "hypergraph, general path",
+}
 REASON_WIDTH = 60
 
 

@@ -1,4 +1,6 @@
-"""Every scenario runs under SyncRunner and AsyncRunner (the `run` fixture) with the same values.
+"""Every scenario runs under SyncRunner and AsyncRunner, each on the straight-line path and
+on the general path (the `run` fixture below), and must give the same values, errors and
+partial values on all four.
 
 Async-only scenarios (async def nodes) are at the end: they drive AsyncRunner directly
 and check that SyncRunner refuses them.
@@ -21,9 +23,31 @@ from hypergraph import (
     IncompatibleRunnerError,
     InfiniteLoopError,
     RouteDecisionEvent,
+    RunResult,
     RunStatus,
     SyncRunner,
 )
+from hypergraph.runners import straight
+
+
+@pytest.fixture(
+    params=[("sync", True), ("sync", False), ("async", True), ("async", False)],
+    ids=["sync-straight", "sync-general", "async-straight", "async-general"],
+)
+def run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`run(graph, values, **options)` under one runner, on one path: with the straight-line
+    path turned off, every run takes the general path (the graphs that cannot run
+    straight take it in both)."""
+    mode, enabled = request.param
+    monkeypatch.setattr(straight, "enabled", enabled)
+
+    def _run(graph: Graph, values: dict[str, Any] | None = None, **options: Any) -> RunResult:
+        if mode == "sync":
+            options.pop("max_concurrency", None)
+            return SyncRunner().run(graph, values, **options)
+        return run_async(AsyncRunner().run(graph, values, **options))
+
+    return _run
 
 
 class EventLog:

@@ -159,6 +159,11 @@ def map_items(
     else:
         rows = itertools.product(*lists.values())
     shared = {k: v for k, v in values.items() if k not in lists}
+    if len(lists) == 1:  # the usual map: one dict display per item, no zip of names
+        ((name, items),) = lists.items()
+        if not shared:
+            return [{name: item} for item in items]
+        return [{**shared, name: item} for item in items]
     return [{**shared, **dict(zip(lists, row, strict=True))} for row in rows]
 
 

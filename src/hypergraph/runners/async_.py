@@ -23,6 +23,7 @@ from ..run.progress import for_run as progress_for_run
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.async_channel import AsyncChannel
+from . import straight
 from .async_drive import drive
 from .scale import chunked_map
 
@@ -75,6 +76,14 @@ class AsyncRunner:
 
         `progress=True` shows the run's progress on stderr (needs `hypergraph[progress]`).
         """
+        quiet = event_processors is None and not progress and run_id is workflow_id is None
+        if quiet and self._cache is None and self._checkpointer is None:
+            # Nobody watches: the straight-line path, if the graph has one (decision 0035).
+            result = await straight.run_async(
+                graph, values, inputs, error_handling, max_iterations, max_concurrency
+            )
+            if result is not None:
+                return result
         options = RunOptions.build(
             cache=self._cache,
             max_iterations=max_iterations,

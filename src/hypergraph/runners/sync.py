@@ -32,6 +32,7 @@ from ..run.progress import for_run as progress_for_run
 from ..run.result import MapResult, RunResult
 from ..run.tracking import RunRegistry
 from ..streaming.channel import ConsumerGone, ThreadChannel
+from . import straight
 from .scale import chunked_map
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ class SyncRunner:
 
         `progress=True` shows the run's progress on stderr (needs `hypergraph[progress]`).
         """
+        quiet = event_processors is None and not progress and run_id is workflow_id is None
+        if quiet and self._cache is None and self._checkpointer is None:
+            # Nobody watches: the straight-line path, if the graph has one (decision 0035).
+            result = straight.run_sync(graph, values, inputs, error_handling, max_iterations)
+            if result is not None:
+                return result
         options = RunOptions.build(
             cache=self._cache,
             max_iterations=max_iterations,
@@ -234,6 +241,10 @@ class SyncRunner:
         )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
+        if not options.event_processors and options.cache is None:  # nobody watches (0035)
+            fast = straight.map_sync(graph, items, options.error_handling, options.max_iterations)
+            if fast is not None:
+                return counted(fast, display)
         dispatcher = dispatcher_for(options.event_processors)
         _refuse_async(graph, dispatcher)
         control = Control()

@@ -1,0 +1,431 @@
+"""The straight-line path (decision 0035): which runs take it, what its source looks like,
+and that what it returns is what the general path returns.
+
+A run took the straight-line path when its result is a `StraightResult`; the parity
+suite and the property tests compare the two paths scenario by scenario.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import run_async
+from graphs import chains, composition, failures, loops, routing
+from hypergraph import (
+    AsyncRunner,
+    FunctionNode,
+    Graph,
+    InMemoryCache,
+    MemoryCheckpointer,
+    MissingInputError,
+    NodeContext,
+    RetryPolicy,
+    RunResult,
+    RunStatus,
+    SyncRunner,
+    node,
+)
+from hypergraph.runners import straight
+from hypergraph.runners.straight import StraightResult
+
+
+@pytest.fixture
+def general(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inside: every run takes the general path."""
+    monkeypatch.setattr(straight, "enabled", False)
+    yield
+
+
+def _general_run(graph: Graph, values: dict[str, Any], **options: Any) -> RunResult:
+    before = straight.enabled
+    straight.enabled = False
+    try:
+        return SyncRunner().run(graph, values, **options)
+    finally:
+        straight.enabled = before
+
+
+# -- the source ---------------------------------------------------------------------------
+
+
+def test_the_source_of_a_chain_calls_each_node_in_order_by_name() -> None:
+    text = straight.source(Graph(list(chains.linear_chain().nodes.values()), name="chain"))
+    assert text is not None
+    assert text.startswith('def run_chain(_values, _path=""):\n')
+    assert "x = _values['x']" in text
+    calls = ["_f_double(x)", "_f_add_one(doubled)", "_f_square(plus_one)"]
+    positions = [text.index(c) for c in calls]
+    assert positions == sorted(positions)
+    assert "# node 'double'" in text
+    assert text.rstrip().endswith(
+        "return {'doubled': doubled, 'plus_one': plus_one, 'squared': squared}"
+    )
+
+
+def test_the_source_shows_a_gate_as_a_branch_and_a_default_inline() -> None:
+    text = straight.source(routing.multi_route([]))
+    assert text is not None
+    assert "_chosen.update(_decide_fan(_f_fan(picks)))" in text
+    assert "if 'work_a' not in _chosen:" in text
+    assert "_f_gather((a if a is not _NOTHING else 0), " in text
+
+
+def test_the_source_with_continue_passes_a_failure_on_to_the_nodes_that_need_it() -> None:
+    text = straight.source(chains.linear_chain(), error_handling="continue")
+    assert text is not None
+    assert "if 'doubled' in _failed:\n        _failed.update(('plus_one',))" in text
+    assert text.rstrip().endswith("return _out, _error")
+
+
+def test_a_node_whose_parameters_cannot_be_given_by_position_is_called_by_keyword() -> None:
+    @node(output_name="y")
+    def keyword_only(*, x: int) -> int:
+        return x + 1
+
+    renamed = chains.double.with_inputs(x="value")  # still the parameter x, by position
+    text = straight.source(Graph([keyword_only, renamed.with_outputs(doubled="d")]))
+    assert text is not None
+    assert "_f_keyword_only(x=x)" in text and "_f_double(value)" in text
+    result = SyncRunner().run(Graph([keyword_only]), x=1)
+    assert isinstance(result, StraightResult) and result.values == {"y": 2}
+
+
+def test_a_name_that_is_not_an_identifier_gets_a_variable_of_its_own() -> None:
+    odd = FunctionNode(lambda x: x + 1, name="step-1", output_name="out put")
+    graph = Graph([odd])
+    text = straight.source(graph)
+    assert text is not None and "_f1" not in text  # the node is referred to by index
+    assert SyncRunner().run(graph, x=1).values == {"out put": 2}
+
+
+def test_the_compiled_function_is_made_once_per_graph_and_kind_of_run() -> None:
+    graph = chains.linear_chain()
+    SyncRunner().run(graph, x=1)
+    first = straight._get(graph, False, True)
+    SyncRunner().run(graph, x=2)
+    assert straight._get(graph, False, True) is first
+    assert straight._get(graph, False, False) is not first  # continue is another function
+    assert straight._get(graph, True, True) is not first  # and so is AsyncRunner's
+
+
+def test_a_bound_copy_of_a_graph_gets_its_own_function() -> None:
+    graph = chains.adder()
+    SyncRunner().run(graph, x=1, y=2)  # the original compiles first
+    bound = graph.bind(x=5)
+    assert SyncRunner().run(bound, y=2).values == {"total": 5002}
+    assert straight._get(bound, False, True) is not straight._get(graph, False, True)
+
+
+# -- which runs take it -------------------------------------------------------------------
+
+
+def test_a_quiet_run_of_a_dag_of_plain_functions_takes_the_straight_line_path() -> None:
+    result = SyncRunner().run(chains.linear_chain(), x=3)
+    assert isinstance(result, StraightResult)
+    assert result.values == {"doubled": 6, "plus_one": 7, "squared": 49}
+
+
+def test_turning_the_path_off_sends_the_same_run_down_the_general_path(general: None) -> None:
+    result = SyncRunner().run(chains.linear_chain(), x=3)
+    assert not isinstance(result, StraightResult)
+    assert result.values == {"doubled": 6, "plus_one": 7, "squared": 49}
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def on_event(self, event: Any) -> None:
+        self.kinds.append(event.kind)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"event_processors": [_Log()]},
+        {"event_processors": []},
+        {"run_id": "chosen-id"},
+        {"max_iterations": 0},
+        {"error_handling": "ignore"},
+    ],
+    ids=["event-processors", "empty-processor-list", "run-id", "bad-max-iterations", "bad-mode"],
+)
+def test_a_run_with_options_the_straight_path_cannot_honour_takes_the_general_path(
+    options: dict[str, Any],
+) -> None:
+    try:
+        result = SyncRunner().run(chains.linear_chain(), {"x": 3}, **options)
+    except Exception as exc:  # a bad option: the general path says what is wrong
+        assert "max_iterations" in str(exc) or "error_handling" in str(exc)
+        return
+    assert not isinstance(result, StraightResult)
+    if "run_id" in options:
+        assert result.run_id == "chosen-id"
+
+
+def test_event_processors_still_see_every_event() -> None:
+    log = _Log()
+    SyncRunner().run(chains.linear_chain(), x=3, event_processors=[log])
+    assert log.kinds.count("node_end") == 3
+
+
+def test_a_runner_with_a_cache_or_a_checkpointer_takes_the_general_path() -> None:
+    graph = chains.linear_chain()
+    assert not isinstance(SyncRunner(cache=InMemoryCache()).run(graph, x=1), StraightResult)
+    result = SyncRunner(checkpointer=MemoryCheckpointer()).run(graph, x=1)
+    assert not isinstance(result, StraightResult)
+    assert result.workflow_id is not None
+
+
+def test_iter_never_takes_the_straight_line_path() -> None:
+    with SyncRunner().iter(chains.linear_chain(), x=1) as run:
+        kinds = [event.kind for event in run]
+    assert kinds.count("node_end") == 3
+
+
+@node(output_name="tokens")
+def tokens(n: int) -> Iterator[int]:
+    yield from range(n)
+
+
+@node(output_name="seen")
+def with_context(n: int, ctx: NodeContext) -> int:
+    return n
+
+
+@node(output_name="kept", retry=RetryPolicy(max_attempts=2))
+def guarded(n: int) -> int:
+    return n
+
+
+class _Custom(FunctionNode):
+    """A node class the straight-line path does not know."""
+
+
+@pytest.mark.parametrize(
+    ("graph", "why"),
+    [
+        (loops.counter_loop([]), "cycle"),
+        (Graph([tokens]), "'tokens' streams"),
+        (Graph([with_context]), "'with_context' streams, takes a NodeContext"),
+        (Graph([guarded]), "has a policy"),
+        (Graph([_Custom(lambda n: n, name="custom", output_name="c")]), "is a _Custom"),
+        (routing.gate_listed_after_target([]), "not listed in an order"),
+        (
+            Graph([composition.double, Graph([tokens], name="inner").as_node()]),
+            "graph node 'inner': node 'tokens'",
+        ),
+    ],
+    ids=["cycle", "generator", "context", "policy", "unknown-type", "order", "inner"],
+)
+def test_graphs_the_straight_line_path_cannot_express_fall_back_and_say_why(
+    graph: Graph, why: str
+) -> None:
+    reason = straight.why_not(graph)
+    assert reason is not None and why in reason
+    assert straight.source(graph) is None
+
+
+def test_nodes_listed_out_of_order_without_gates_still_run_straight_with_raise() -> None:
+    calls: list[str] = []
+
+    @node(output_name="b")
+    def second(a: int) -> int:
+        calls.append("second")
+        return a + 1
+
+    @node(output_name="a")
+    def first(x: int) -> int:
+        calls.append("first")
+        return x + 1
+
+    graph = Graph([second, first])
+    result = SyncRunner().run(graph, x=1)
+    assert isinstance(result, StraightResult) and result.values == {"b": 3, "a": 2}
+    assert calls == ["first", "second"]
+    assert straight.why_not(graph, error_handling="continue") is not None
+
+
+def test_async_nodes_under_sync_runner_are_still_refused() -> None:
+    @node(output_name="y")
+    async def fetch(x: int) -> int:
+        return x
+
+    from hypergraph import IncompatibleRunnerError
+
+    with pytest.raises(IncompatibleRunnerError):
+        SyncRunner().run(Graph([fetch]), x=1)
+
+
+def test_async_runner_runs_straight_only_when_no_two_nodes_can_run_at_once() -> None:
+    assert straight.why_not(chains.linear_chain(), runner="async") is None
+    reason = straight.why_not(chains.diamond(), runner="async")
+    assert reason is not None and "'left_arm' and 'right_arm'" in reason
+    mapped = Graph([composition.inner_graph().as_node().map_over("x")])
+    reason = straight.why_not(mapped, runner="async")
+    assert reason is not None and "maps" in reason
+
+
+# -- what it returns ------------------------------------------------------------------------
+
+
+def test_a_missing_input_fails_before_any_node_runs_with_the_same_message() -> None:
+    with pytest.raises(MissingInputError) as fast:
+        SyncRunner().run(chains.linear_chain(), {})
+    before = straight.enabled
+    straight.enabled = False
+    try:
+        with pytest.raises(MissingInputError) as slow:
+            SyncRunner().run(chains.linear_chain(), {})
+    finally:
+        straight.enabled = before
+    assert str(fast.value) == str(slow.value) and fast.value.missing == ["x"]
+
+
+def test_a_node_error_is_raised_as_itself_with_the_note_naming_the_node() -> None:
+    raised: list[BaseException] = []
+    with pytest.raises(failures.NodeBoom) as info:
+        SyncRunner().run(failures.failing_graph([], raised), x=1)
+    assert info.value is raised[0]
+    assert info.value.__notes__ == ["(raised by node 'explode')"]
+
+
+def test_continue_keeps_the_values_of_the_nodes_that_did_not_need_the_failure() -> None:
+    raised: list[BaseException] = []
+    graph = failures.failing_graph([], raised)
+    result = SyncRunner().run(graph, x=1, error_handling="continue")
+    assert isinstance(result, StraightResult)
+    expected = _general_run(failures.failing_graph([], []), {"x": 1}, error_handling="continue")
+    assert result.status is RunStatus.FAILED and result.error is raised[0]
+    assert (
+        result.values
+        == expected.values
+        == {
+            "prepared": 2,
+            "independent": 7,
+            "also_independent": 8,
+        }
+    )
+    assert result.partial == expected.partial == {}
+
+
+def test_the_result_reads_and_compares_like_a_run_result() -> None:
+    result = SyncRunner().run(chains.adder(), x=1, y=2)
+    assert isinstance(result, StraightResult)
+    assert result.run_id == result.run_id  # made once, on first read
+    other = SyncRunner().run(chains.adder(), x=1, y=2)
+    assert other.run_id != result.run_id
+    plain = RunResult(result.values, RunStatus.COMPLETED, result.run_id)
+    assert result == plain and plain == result
+    assert repr(result) == repr(plain)
+    assert result["total"] == 1002 and "total" in result and result.get("nope") is None
+    assert pickle.loads(pickle.dumps(result)) == plain
+    assert copy.copy(result) == plain
+    assert dataclasses.replace(result, values={}).values == {}
+
+
+def test_map_items_take_the_straight_line_path_and_keep_their_own_outcomes() -> None:
+    raised: list[BaseException] = []
+    graph = failures.failing_graph([], raised)
+    result = SyncRunner().map(graph, {"x": [1, 2]}, map_over="x", error_handling="continue")
+    assert all(isinstance(r, StraightResult) for r in result)
+    assert [r.error for r in result] == raised
+    before = straight.enabled
+    straight.enabled = False
+    try:
+        general = SyncRunner().map(
+            failures.failing_graph([], []), {"x": [1, 2]}, map_over="x", error_handling="continue"
+        )
+    finally:
+        straight.enabled = before
+    assert [r.values for r in result] == [r.values for r in general]
+    assert result["independent"] == [7, 14]
+    assert result.status is RunStatus.FAILED
+    with pytest.raises(failures.NodeBoom):
+        SyncRunner().map(graph, {"x": [1, 2]}, map_over="x")
+
+
+def test_a_nested_graph_runs_inside_the_outer_function() -> None:
+    graph = composition.flat_nesting()
+    assert straight.why_not(graph) is None
+    text = straight.source(graph)
+    assert text is not None and "# graph node 'inner'" in text
+    result = SyncRunner().run(graph, a=1)
+    assert isinstance(result, StraightResult)
+    assert (
+        result.values
+        == _general_run(graph, {"a": 1}).values
+        == {
+            "x": 2,
+            "doubled": 4,
+            "y": 5,
+            "report": "y=5",
+        }
+    )
+
+
+def test_an_inner_failure_names_the_inner_node_and_the_graph_node() -> None:
+    @node(output_name="y")
+    def explode(x: int) -> int:
+        raise ValueError("inner boom")
+
+    outer = Graph([Graph([explode], name="inner").as_node()])
+    for enabled in (True, False):
+        straight.enabled = enabled
+        try:
+            with pytest.raises(ValueError) as info:
+                SyncRunner().run(outer, x=1)
+        finally:
+            straight.enabled = True
+        assert info.value.__notes__ == [
+            "(raised by node 'inner/explode')",
+            "(raised by node 'inner')",
+        ]
+
+
+@pytest.mark.parametrize("map_errors", ["raise", "continue"])
+def test_a_mapped_graph_node_gives_the_general_paths_lists(map_errors: str) -> None:
+    @node(output_name="y")
+    def halve(x: int) -> int:
+        if x % 2:
+            raise ValueError(f"odd {x}")
+        return x // 2
+
+    mapped = Graph([halve], name="halves").as_node().map_over("x", error_handling=map_errors)
+    graph = Graph([mapped])
+    outcomes = []
+    for enabled in (True, False):
+        straight.enabled = enabled
+        try:
+            result = SyncRunner().run(graph, x=[2, 3, 4], error_handling="continue")
+        finally:
+            straight.enabled = True
+        assert isinstance(result, StraightResult) is enabled
+        outcomes.append((result.values, result.status, repr(result.error)))
+    assert outcomes[0] == outcomes[1]
+    if map_errors == "continue":
+        assert outcomes[0][0] == {"y": [1, None, 2]}
+
+
+def test_async_runner_runs_a_def_node_in_a_worker_thread_on_the_straight_line_path() -> None:
+    threads: list[str] = []
+
+    @node(output_name="y")
+    def where(x: int) -> int:
+        threads.append(threading.current_thread().name)
+        return x + 1
+
+    @node(output_name="z")
+    async def then(y: int) -> int:
+        return y * 2
+
+    result = run_async(AsyncRunner().run(Graph([where, then]), x=1))
+    assert isinstance(result, StraightResult) and result.values == {"y": 2, "z": 4}
+    assert threads[0].startswith("hypergraph-node")
