@@ -326,6 +326,7 @@ def test_the_result_reads_and_compares_like_a_run_result() -> None:
     assert result == plain and plain == result
     assert repr(result) == repr(plain)
     assert result["total"] == 1002 and "total" in result and result.get("nope") is None
+    assert result.pauses == [] and result.pause is None and result.workflow_id is None
     assert pickle.loads(pickle.dumps(result)) == plain
     assert copy.copy(result) == plain
     assert dataclasses.replace(result, values={}).values == {}

@@ -33,7 +33,7 @@ from ..nodes.function import FunctionNode
 from ..nodes.gate import IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode, map_items
 from ..run.execution import merge_inputs, new_id, shape_outputs
-from ..run.result import RunResult
+from ..run.result import PauseInfo, RunResult
 
 enabled = True
 """False sends every run down the general path (the parity tests compare both)."""
@@ -69,6 +69,7 @@ class StraightResult(RunResult):
         error: BaseException | None = None,
         partial: dict[str, list[Any]] | None = None,
         workflow_id: str | None = None,
+        pauses: list[PauseInfo] | None = None,
     ) -> None:
         # RunResult's fields, so that dataclasses.replace works; what is left out is made
         # when first read.
@@ -83,6 +84,8 @@ class StraightResult(RunResult):
             self.partial = partial
         if workflow_id is not None:
             self.workflow_id = workflow_id
+        if pauses:
+            self.pauses = pauses
 
     @functools.cached_property
     def run_id(self) -> str:  # type: ignore[override]
@@ -91,6 +94,10 @@ class StraightResult(RunResult):
     @functools.cached_property
     def partial(self) -> dict[str, list[Any]]:  # type: ignore[override]
         return {}  # no node of a straight-line run streams
+
+    @functools.cached_property
+    def pauses(self) -> list[PauseInfo]:  # type: ignore[override]
+        return []  # a straight-line run has no interrupt
 
     def _plain(self) -> RunResult:
         return RunResult(
