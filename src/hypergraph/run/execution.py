@@ -334,10 +334,7 @@ class Execution:
 
     def fail(self, i: int, exc: BaseException) -> list[int]:
         """Node `i` raised `exc`."""
-        if not isinstance(exc, HypergraphError):
-            note = f"(raised by node '{self._path(i)}')"
-            if note not in getattr(exc, "__notes__", ()):  # one instance may be raised again
-                exc.add_note(note)
+        note_origin(exc, self._path(i))
         if self.durable is not None:
             self.durable.fail(i, self.nodes[i].name, self.node_started.get(i))
         if self.events:
@@ -586,6 +583,14 @@ def _filled(cls: type[_E], fields: dict[str, Any]) -> _E:
 
 _new = object.__new__
 _set = object.__setattr__
+
+
+def note_origin(exc: BaseException, path: str) -> None:
+    """Add where a node's own exception was raised: `(raised by node 'outer/inner')`."""
+    if not isinstance(exc, HypergraphError):
+        note = f"(raised by node '{path}')"
+        if note not in getattr(exc, "__notes__", ()):  # one instance may be raised again
+            exc.add_note(note)
 
 
 def shape_outputs(node: HyperNode, result: Any) -> dict[str, Any]:

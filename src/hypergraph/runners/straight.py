@@ -26,13 +26,12 @@ from typing import Any
 
 from .._introspect import fresh_copy
 from ..engine.plan import NO_DEFAULT, Plan
-from ..errors import HypergraphError
 from ..events.types import RunStatus
 from ..graph.graph import Graph
 from ..nodes.function import FunctionNode
 from ..nodes.gate import IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode, map_items
-from ..run.execution import merge_inputs, new_id, shape_outputs
+from ..run.execution import merge_inputs, new_id, note_origin, shape_outputs
 from ..run.result import PauseInfo, RunResult
 
 enabled = True
@@ -293,14 +292,6 @@ def _get(graph: Graph, is_async: bool, raises: bool) -> Straight | str:
 # -- helpers the generated code calls ----------------------------------------------------------
 
 
-def _note(exc: BaseException, path: str) -> None:
-    """What `Execution.fail` adds to a node's own exception: where it was raised."""
-    if not isinstance(exc, HypergraphError):
-        note = f"(raised by node '{path}')"
-        if note not in getattr(exc, "__notes__", ()):
-            exc.add_note(note)
-
-
 def _nested(inner: Graph, compiled: Straight) -> Callable[..., Any]:
     """A graph node's one inner run: its output values, or the inner run's error raised."""
     fn, check = compiled.fn, inner._start_values
@@ -381,7 +372,7 @@ class _Writer:
         self.names: dict[str, str] = {}  # value name -> local variable
         self.env: dict[str, Any] = {
             "_NOTHING": _NOTHING,
-            "_note": _note,
+            "_note": note_origin,
             "_fresh_copy": fresh_copy,
             "_shape_outputs": shape_outputs,
         }
