@@ -59,6 +59,36 @@ class StepRecord:
     started_at: float | None = None
     ended_at: float = 0.0
 
+    @classmethod
+    def _of(
+        cls,
+        seq: int,
+        node: str,
+        kind: str,
+        outputs: dict[str, Any] | None,
+        decision: tuple[str, ...] | None,
+        attempt: int,
+        started_at: float | None,
+        ended_at: float,
+    ) -> StepRecord:
+        """The same record as `StepRecord(...)`, made without the frozen `__init__` (eight
+        `object.__setattr__` calls): a checkpointed run makes one per node execution."""
+        record = _new(cls)
+        record.__dict__.update(
+            seq=seq,
+            node=node,
+            kind=kind,
+            outputs=outputs,
+            decision=decision,
+            attempt=attempt,
+            started_at=started_at,
+            ended_at=ended_at,
+        )
+        return record
+
+
+_new = object.__new__
+
 
 @dataclass(frozen=True)
 class StreamRecord:

@@ -150,30 +150,41 @@ class Durable:
     ) -> CheckpointError | None:
         """Record node `i`'s outputs; the error (the node's failure) if they cannot be."""
         try:
-            self._step(i, node, "finish", started, outputs=outputs)
+            self._step(i, node, "finish", started, outputs, None)
         except CheckpointError as exc:
             return exc
         return None
 
     def gate(self, i: int, node: str, targets: tuple[str, ...], started: float | None) -> None:
-        self._step(i, node, "gate", started, decision=tuple(targets))
+        self._step(i, node, "gate", started, None, tuple(targets))
 
     def fail(self, i: int, node: str, started: float | None) -> None:
-        self._step(i, node, "fail", started)
+        self._step(i, node, "fail", started, None, None)
 
-    def _step(self, i: int, node: str, kind: str, started: float | None, **payload: Any) -> None:
+    def _step(
+        self,
+        i: int,
+        node: str,
+        kind: str,
+        started: float | None,
+        outputs: dict[str, Any] | None,
+        decision: tuple[str, ...] | None,
+    ) -> None:
         if self.completed:
             return
-        self.flush(i, node)
-        step = StepRecord(
+        if self.streams:
+            self.flush(i, node)
+        ended = time.time()
+        step = StepRecord._of(
             self.seq,
             node,
             kind,
-            attempt=self.attempts.pop(i, 1),
+            outputs,
+            decision,
+            self.attempts.pop(i, 1) if self.attempts else 1,
             # `started` is the node's perf_counter() start: made a wall-clock time here
-            started_at=None if started is None else time.time() - (time.perf_counter() - started),
-            ended_at=time.time(),
-            **payload,
+            None if started is None else ended - (time.perf_counter() - started),
+            ended,
         )
         self.cp.append(self.workflow_id, step)
         self.seq += 1
