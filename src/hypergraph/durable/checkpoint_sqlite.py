@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
 
+    from .lease import Holder
+
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS hg_workflows (id TEXT PRIMARY KEY, parent TEXT, "
@@ -45,6 +47,10 @@ _SCHEMA = (
     "node TEXT NOT NULL, kind TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL, "
     "ended REAL NOT NULL, payload BLOB, PRIMARY KEY (workflow, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_values (ref BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    # Who runs a workflow now (decision 0037): one row while a run holds it.
+    "CREATE TABLE IF NOT EXISTS hg_leases (workflow TEXT PRIMARY KEY, host TEXT NOT NULL, "
+    "pid INTEGER NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL, since REAL NOT NULL) "
+    "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_chunks (workflow TEXT NOT NULL, node TEXT NOT NULL, "
     "execution INTEGER NOT NULL, attempt INTEGER NOT NULL, first INTEGER NOT NULL, "
     "data BLOB NOT NULL, PRIMARY KEY (workflow, node, execution, attempt, first)) "
@@ -231,6 +237,34 @@ class SqliteCheckpointer(SqliteFile):
             "UPDATE hg_workflows SET status = ?, updated = ? WHERE id = ?",
             (status, now, workflow_id),
         )
+
+    def acquire(self, workflow_id: str, holder: Holder) -> None:
+        from .lease import Holder, check
+
+        def take(conn: sqlite3.Connection) -> None:
+            # In one IMMEDIATE transaction: of two openers, the second sees the first's row.
+            row = conn.execute(
+                "SELECT host, pid, started, token, since FROM hg_leases WHERE workflow = ?",
+                (workflow_id,),
+            ).fetchone()
+            check(workflow_id, None if row is None else Holder(*row), holder.token)
+            conn.execute(
+                "INSERT OR REPLACE INTO hg_leases VALUES (?, ?, ?, ?, ?, ?)",
+                (workflow_id, holder.host, holder.pid, holder.started, holder.token, holder.since),
+            )
+
+        self._write(take)
+
+    def release(self, workflow_id: str, token: str | None = None) -> None:
+        """Give the workflow's lease back (`token`: only if that run holds it). By hand,
+        `cp.release(workflow_id)` frees a workflow whose holder ran on another machine
+        and is known to be gone."""
+        if token is None:
+            self._write_one("DELETE FROM hg_leases WHERE workflow = ?", (workflow_id,))
+        else:
+            self._write_one(
+                "DELETE FROM hg_leases WHERE workflow = ? AND token = ?", (workflow_id, token)
+            )
 
     def truncate(self, workflow_id: str, seq: int) -> None:
         self._write_one("DELETE FROM hg_steps WHERE workflow = ? AND seq >= ?", (workflow_id, seq))
