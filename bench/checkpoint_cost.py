@@ -75,10 +75,11 @@ def _w1(runner: SyncRunner, graph: Graph, durable: bool) -> Callable[[], Any]:
 
 def _floor(path: Path) -> Callable[[], Any]:
     """NODES commits of one step-sized row each, with SqliteCheckpointer's file settings."""
+    with SqliteCheckpointer(path) as store:  # makes the file and its tables
+        pragmas = store._pragmas()
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in SqliteCheckpointer(path)._pragmas():
+    for pragma in pragmas:
         conn.execute(pragma)
-    conn.execute("PRAGMA wal_autocheckpoint=256")
     payload = b"o" + pickle.dumps({"x1": 1}, protocol=5)
 
     def run() -> None:

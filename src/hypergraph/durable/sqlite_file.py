@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # Every open store, so that a forked child drops its parent's connections (instead of
-# asking os.getpid() on each call, which is a system call).
+# asking os.getpid() on each call, which is a system call). The child keeps them unused
+# rather than closing them: SQLite must not touch, from a child, what its parent opened.
 _STORES: weakref.WeakSet[SqliteFile] = weakref.WeakSet()
+_INHERITED: list[object] = []
 
 
 def _after_fork() -> None:
@@ -142,6 +144,8 @@ class SqliteFile:
         """In a forked child: the parent's connection is not ours (nor its lock's state)."""
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
         self._conn = None
 
     def _write(self, step: Callable[[sqlite3.Connection], Any]) -> None:
