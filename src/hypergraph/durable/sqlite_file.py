@@ -71,6 +71,7 @@ class SqliteFile:
         self._pid = os.getpid()
         self._closed = False
         self._conn: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None  # for `_write_one`: no cursor per call
         self._conn = self._connect()
         _STORES.add(self)
 
@@ -146,7 +147,7 @@ class SqliteFile:
         self._pid = os.getpid()
         if self._conn is not None:
             _INHERITED.append(self._conn)
-        self._conn = None
+        self._conn = self._cursor = None
 
     def _write(self, step: Callable[[sqlite3.Connection], Any]) -> None:
         """Run `step` in one write transaction."""
@@ -158,9 +159,11 @@ class SqliteFile:
         IMMEDIATE: it asks for the write lock before it reads anything, so a busy file is
         waited for (busy timeout) as for any write."""
         with self._lock:  # `_use`, inlined: this is each checkpointed node's path
-            conn = self._conn or self._reconnect()
+            cursor = self._cursor
+            if cursor is None:
+                cursor = self._cursor = (self._conn or self._reconnect()).cursor()
             try:
-                conn.execute(sql, params)
+                cursor.execute(sql, params)
             except self._sqlite_error as exc:
                 raise self._failure("failed", exc) from exc
 
@@ -184,7 +187,7 @@ class SqliteFile:
             self._closed = True
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     def __enter__(self) -> Self:
         return self
