@@ -1,14 +1,17 @@
 """`SqliteCheckpointer`: workflows in one SQLite file, shared by threads and processes.
 
-Each write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so a
-busy file is waited for up to `timeout` instead of failing), in WAL mode: readers never
-block the writer. With `synchronous=NORMAL` a commit survives the process being killed
-(kill -9); `durable=True` uses `FULL`, which also survives a power loss, at the price of
-an fsync per commit. A writer killed mid-commit leaves the previous commits intact.
+Each write is one transaction: a single statement on its own (a step whose outputs
+are small: one INSERT), or several in `BEGIN IMMEDIATE`. Either takes the write lock
+before reading, so a busy file is waited for up to `timeout` instead of failing. WAL
+mode: readers never block the writer. With `synchronous=NORMAL` a commit survives the
+process being killed (kill -9); `durable=True` uses `FULL`, which also survives a power
+loss, at the price of an fsync per commit. A writer killed mid-commit leaves the
+previous commits intact.
 
 Tables: `hg_workflows` (one row per workflow), `hg_steps` (the log: workflow, seq,
-node, kind, attempt, times, refs of the outputs), `hg_values` (content-addressed blobs,
-see `checkpoint_values`) and `hg_chunks` (batches of streamed chunks). Values are
+node, kind, attempt, times, the outputs or their refs), `hg_values` (content-addressed
+blobs, see `checkpoint_values`; the graph's structure is one too), `hg_chunks` (batches
+of streamed chunks) and `hg_leases` (who runs a workflow now, see `lease`). Values are
 pickled: a file another user can write is refused (`file_safety`, as for `DiskCache`).
 """
 
@@ -112,8 +115,10 @@ class SqliteCheckpointer(SqliteFile):
     """A checkpointer in one SQLite file: runs resume after a crash, by workflow id.
 
     `durable=True` survives a power loss too (an fsync per step: about milliseconds).
-    Several processes may share the file. It is created with mode 0o600; a file or
-    directory another user can write is refused, since values are pickled.
+    Several processes may share the file; one workflow id is run by one run at a time
+    (another gets `WorkflowBusyError` while that run's process lives). It is created
+    with mode 0o600; a file or directory another user can write is refused, since
+    values are pickled.
 
     >>> from hypergraph import Graph, SyncRunner, node
     >>> @node(output_name="y")
@@ -156,6 +161,8 @@ class SqliteCheckpointer(SqliteFile):
         shape = self._structures.get(id(structure))
         if shape is None or shape[0] is not structure:
             shape = (structure, encode(structure, {}, "The graph's structure"))
+            if len(self._structures) >= 256:  # graphs made on the fly: keep it bounded
+                self._structures.clear()
             self._structures[id(structure)] = shape
         shape_ref = shape[1]
         if shape_ref not in self._stored:
