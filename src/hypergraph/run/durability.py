@@ -177,7 +177,7 @@ class Durable:
         self._step(i, node, "gate", started, None, tuple(targets))
 
     def fail(self, i: int, node: str, started: float | None) -> None:
-        self._step(i, node, "fail", started, None, None)
+        self._step(i, node, "fail", started)
 
     def _step(
         self,
@@ -185,8 +185,8 @@ class Durable:
         node: str,
         kind: str,
         started: float | None,
-        outputs: dict[str, Any] | None,
-        decision: tuple[str, ...] | None,
+        outputs: dict[str, Any] | None = None,
+        decision: tuple[str, ...] | None = None,
     ) -> None:
         if self.completed:
             return
