@@ -174,3 +174,37 @@ def test_a_writer_killed_mid_commit_leaves_every_acknowledged_step_readable(
     seqs = [s.seq for s in record.steps]
     assert seqs == list(range(len(seqs))) and len(seqs) >= acknowledged + 1
     assert all(s.outputs["v"].startswith(str(s.seq)) for s in record.steps)  # type: ignore[index]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "fork") and os.environ.get("CI") != "true",
+    reason="os.fork is POSIX only",
+)
+def test_a_forked_child_writes_steps_through_a_connection_of_its_own(tmp_path: Path) -> None:
+    cp = SqliteCheckpointer(tmp_path / "cp.sqlite")
+    cp.create("w", structure={}, input_values={})
+    cp.append("w", StepRecord(0, "a", "finish", outputs={"y": "x" * 1000}))
+    inherited = cp._conn
+    pid = os.fork()
+    if pid == 0:  # child: the parent's connection must stay unused
+        code = 1
+        try:
+            cp.append("w", StepRecord(1, "b", "finish", outputs={"z": 2}))
+            code = 0 if cp._conn is not inherited else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    cp.append("w", StepRecord(2, "c", "finish", outputs={"y": "x" * 1000}))
+    assert cp.get("w").values == {"y": "x" * 1000, "z": 2}  # type: ignore[union-attr]
+
+
+def test_a_step_mixing_small_and_large_outputs_reads_back_in_order(tmp_path: Path) -> None:
+    cp = SqliteCheckpointer(tmp_path / "cp.sqlite")
+    cp.create("w", structure={}, input_values={})
+    outputs = {"n": 1, "big": "x" * 5000, "pair": [1, "a"], "rows": list(range(3000))}
+    cp.append("w", StepRecord(0, "a", "finish", outputs=outputs))
+    cp.append("w", StepRecord(1, "b", "finish", outputs={"big": "x" * 5000}))  # stored once
+    steps = SqliteCheckpointer(tmp_path / "cp.sqlite").get("w").steps  # type: ignore[union-attr]
+    assert steps[0].outputs == outputs and list(steps[0].outputs) == list(outputs)  # type: ignore[arg-type]
+    assert steps[1].outputs == {"big": "x" * 5000}

@@ -11,6 +11,7 @@ from .checkpoint import (
     MemoryCheckpointer,
     StepRecord,
     StreamRecord,
+    WorkflowBusyError,
     WorkflowConflictError,
     WorkflowRecord,
     WorkflowSummary,
@@ -24,6 +25,7 @@ from .errors import (
     Unfingerprintable,
 )
 from .fingerprint import call_key, definition_key, fingerprint
+from .lease import Holder
 
 __all__ = [
     "Cache",
@@ -32,6 +34,7 @@ __all__ = [
     "CheckpointError",
     "Checkpointer",
     "DiskCache",
+    "Holder",
     "InMemoryCache",
     "InsecureCacheFileError",
     "MemoryCheckpointer",
@@ -40,6 +43,7 @@ __all__ = [
     "StreamRecord",
     "UncacheableValueError",
     "Unfingerprintable",
+    "WorkflowBusyError",
     "WorkflowConflictError",
     "WorkflowRecord",
     "WorkflowSummary",

@@ -16,9 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import HypergraphError
+
+if TYPE_CHECKING:
+    from .lease import Holder
 
 # Workflow statuses as stored (RunStatus values, plus "running" while a run goes on).
 RUNNING = "running"
@@ -42,6 +45,20 @@ class WorkflowConflictError(CheckpointError, ValueError):
         self.differences = differences
 
 
+class WorkflowBusyError(CheckpointError, RuntimeError):
+    """Another run, alive, is running this workflow id now (decision 0037).
+
+    Running it here too would run its nodes twice. `holder` says who holds it (host,
+    pid, since). A holder that died (kill -9, a crash) does not block: its lease is taken
+    over at once.
+    """
+
+    def __init__(self, message: str, workflow_id: str, holder: Holder) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.holder = holder
+
+
 @dataclass(frozen=True)
 class StepRecord:
     """One finished node execution of a workflow.
@@ -58,6 +75,36 @@ class StepRecord:
     attempt: int = 1
     started_at: float | None = None
     ended_at: float = 0.0
+
+    @classmethod
+    def _of(
+        cls,
+        seq: int,
+        node: str,
+        kind: str,
+        outputs: dict[str, Any] | None,
+        decision: tuple[str, ...] | None,
+        attempt: int,
+        started_at: float | None,
+        ended_at: float,
+    ) -> StepRecord:
+        """The same record as `StepRecord(...)`, made without the frozen `__init__` (eight
+        `object.__setattr__` calls): a checkpointed run makes one per node execution."""
+        record = _new(cls)
+        record.__dict__.update(
+            seq=seq,
+            node=node,
+            kind=kind,
+            outputs=outputs,
+            decision=decision,
+            attempt=attempt,
+            started_at=started_at,
+            ended_at=ended_at,
+        )
+        return record
+
+
+_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -140,6 +187,13 @@ class Checkpointer(Protocol):
     def set_status(self, workflow_id: str, status: str) -> None:
         """The workflow ended (or runs again)."""
 
+    def acquire(self, workflow_id: str, holder: Holder) -> None:
+        """`holder` (a run) takes the workflow's lease; `WorkflowBusyError` if another run
+        that is alive holds it. One transaction: two openers cannot both get it."""
+
+    def release(self, workflow_id: str, token: str | None = None) -> None:
+        """Give the lease back: the run of `token` is over (None: whoever holds it)."""
+
     def truncate(self, workflow_id: str, seq: int) -> None:
         """Forget the steps from `seq` on (a failed workflow's failure, to try again)."""
 
@@ -170,6 +224,7 @@ class MemoryCheckpointer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._workflows: dict[str, dict[str, Any]] = {}
+        self._leases: dict[str, Holder] = {}
 
     def create(
         self,
@@ -219,6 +274,19 @@ class MemoryCheckpointer:
             row = self._workflows[workflow_id]
             row["status"] = status
             row["updated"] = time.time()
+
+    def acquire(self, workflow_id: str, holder: Holder) -> None:
+        from .lease import check
+
+        with self._lock:
+            check(workflow_id, self._leases.get(workflow_id), holder.token)
+            self._leases[workflow_id] = holder
+
+    def release(self, workflow_id: str, token: str | None = None) -> None:
+        with self._lock:
+            current = self._leases.get(workflow_id)
+            if current is not None and token in (None, current.token):
+                del self._leases[workflow_id]
 
     def truncate(self, workflow_id: str, seq: int) -> None:
         with self._lock:

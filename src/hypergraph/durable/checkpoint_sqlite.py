@@ -1,14 +1,17 @@
 """`SqliteCheckpointer`: workflows in one SQLite file, shared by threads and processes.
 
-Each write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so a
-busy file is waited for up to `timeout` instead of failing), in WAL mode: readers never
-block the writer. With `synchronous=NORMAL` a commit survives the process being killed
-(kill -9); `durable=True` uses `FULL`, which also survives a power loss, at the price of
-an fsync per commit. A writer killed mid-commit leaves the previous commits intact.
+Each write is one transaction: a single statement on its own (a step whose outputs
+are small: one INSERT), or several in `BEGIN IMMEDIATE`. Either takes the write lock
+before reading, so a busy file is waited for up to `timeout` instead of failing. WAL
+mode: readers never block the writer. With `synchronous=NORMAL` a commit survives the
+process being killed (kill -9); `durable=True` uses `FULL`, which also survives a power
+loss, at the price of an fsync per commit. A writer killed mid-commit leaves the
+previous commits intact.
 
 Tables: `hg_workflows` (one row per workflow), `hg_steps` (the log: workflow, seq,
-node, kind, attempt, times, refs of the outputs), `hg_values` (content-addressed blobs,
-see `checkpoint_values`) and `hg_chunks` (batches of streamed chunks). Values are
+node, kind, attempt, times, the outputs or their refs), `hg_values` (content-addressed
+blobs, see `checkpoint_values`; the graph's structure is one too), `hg_chunks` (batches
+of streamed chunks) and `hg_leases` (who runs a workflow now, see `lease`). Values are
 pickled: a file another user can write is refused (`file_safety`, as for `DiskCache`).
 """
 
@@ -28,13 +31,15 @@ from .checkpoint import (
     WorkflowRecord,
     WorkflowSummary,
 )
-from .checkpoint_values import decode, decode_blob, encode
+from .checkpoint_values import decode, dump, encode
 from .file_safety import CHECKPOINT
 from .sqlite_file import SqliteFile
 
 if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
+
+    from .lease import Holder
 
 
 _SCHEMA = (
@@ -45,6 +50,10 @@ _SCHEMA = (
     "node TEXT NOT NULL, kind TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL, "
     "ended REAL NOT NULL, payload BLOB, PRIMARY KEY (workflow, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_values (ref BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    # Who runs a workflow now (decision 0037): one row while a run holds it.
+    "CREATE TABLE IF NOT EXISTS hg_leases (workflow TEXT PRIMARY KEY, host TEXT NOT NULL, "
+    "pid INTEGER NOT NULL, started TEXT NOT NULL, token TEXT NOT NULL, since REAL NOT NULL) "
+    "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hg_chunks (workflow TEXT NOT NULL, node TEXT NOT NULL, "
     "execution INTEGER NOT NULL, attempt INTEGER NOT NULL, first INTEGER NOT NULL, "
     "data BLOB NOT NULL, PRIMARY KEY (workflow, node, execution, attempt, first)) "
@@ -53,6 +62,7 @@ _SCHEMA = (
 _PUT_VALUE = "INSERT OR IGNORE INTO hg_values (ref, data) VALUES (?, ?)"
 _PUT_STEP = "INSERT OR REPLACE INTO hg_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INLINE = 256  # bytes: a smaller value is kept in its step's row (one insert per step)
+_REMEMBERED = 20_000  # refs of stored values this process remembers (about 1.5 MB)
 _COMPRESS_FROM = 512  # bytes: text (messages, documents) shrinks about 2-3x under zlib
 
 
@@ -71,13 +81,28 @@ def _packed(blobs: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
     return rows
 
 
-def _small(value: Any) -> bytes | None:
-    """`b"iV" + pickle` of a value small enough to keep in its step's row, else None."""
-    if type(value) not in (int, float, str, bool, bytes, type(None)):
-        return None  # containers may be large, or hold what cannot be pickled
-    if type(value) in (str, bytes) and len(value) > _INLINE:
-        return None
-    return b"iV" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+_SCALARS = frozenset({int, float, bool, type(None), str, bytes})
+
+
+def _outputs_payload(node: str, outputs: dict[str, Any], blobs: dict[bytes, bytes]) -> bytes:
+    """A step's outputs as its row's payload; large values go into `blobs` by ref.
+
+    `b"o" + pickle(outputs)` when every value is small (the common case: one pickle, no
+    hashing, no value row); else `b"m" + pickle((small ones, {name: ref}, names))`.
+    """
+    refs: dict[str, bytes] = {}
+    for name, value in outputs.items():
+        kind = type(value)
+        if kind in _SCALARS and ((kind is not str and kind is not bytes) or len(value) <= _INLINE):
+            continue
+        what = f"Output '{name}' of node '{node}'"
+        data = dump(value, what)
+        if len(data) > _INLINE:  # a smaller one is pickled again with the rest: cheaper
+            refs[name] = encode(value, blobs, what, data)  # than hashing it
+    if not refs:
+        return b"o" + pickle.dumps(outputs, protocol=5)
+    inline = {name: value for name, value in outputs.items() if name not in refs}
+    return b"m" + pickle.dumps((inline, refs, tuple(outputs)), protocol=5)
 
 
 def _unpacked(data: bytes) -> bytes:
@@ -90,8 +115,10 @@ class SqliteCheckpointer(SqliteFile):
     """A checkpointer in one SQLite file: runs resume after a crash, by workflow id.
 
     `durable=True` survives a power loss too (an fsync per step: about milliseconds).
-    Several processes may share the file. It is created with mode 0o600; a file or
-    directory another user can write is refused, since values are pickled.
+    Several processes may share the file; one workflow id is run by one run at a time
+    (another gets `WorkflowBusyError` while that run's process lives). It is created
+    with mode 0o600; a file or directory another user can write is refused, since
+    values are pickled.
 
     >>> from hypergraph import Graph, SyncRunner, node
     >>> @node(output_name="y")
@@ -111,6 +138,8 @@ class SqliteCheckpointer(SqliteFile):
         self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 60.0
     ) -> None:
         self.durable = durable  # read by _pragmas when the file is opened
+        self._stored: dict[bytes, None] = {}  # refs of values known to be in the file
+        self._structures: dict[int, tuple[dict[str, Any], bytes]] = {}  # id -> (it, its ref)
         super().__init__(path, timeout=timeout)
 
     # -- writing ----------------------------------------------------------------------
@@ -128,38 +157,36 @@ class SqliteCheckpointer(SqliteFile):
             name: encode(value, blobs, f"Input '{name}'").hex()
             for name, value in input_values.items()
         }
+        # The graph's structure is the same for every run of a graph: stored once.
+        shape = self._structures.get(id(structure))
+        if shape is None or shape[0] is not structure:
+            shape = (structure, encode(structure, {}, "The graph's structure"))
+            if len(self._structures) >= 256:  # graphs made on the fly: keep it bounded
+                self._structures.clear()
+            self._structures[id(structure)] = shape
+        shape_ref = shape[1]
+        if shape_ref not in self._stored:
+            encode(structure, blobs, "The graph's structure")
         now = time.time()
+        rows = self._new_rows(blobs)
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(_PUT_VALUE, _packed(blobs))
+            conn.executemany(_PUT_VALUE, rows)
             conn.execute(
                 "INSERT OR IGNORE INTO hg_workflows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (workflow_id, parent, RUNNING, json.dumps(structure), json.dumps(inputs), now, now),
+                (workflow_id, parent, RUNNING, shape_ref.hex(), json.dumps(inputs), now, now),
             )
 
         self._write(write)
+        self._remember(rows)
 
     def append(self, workflow_id: str, step: StepRecord) -> None:
         blobs: dict[bytes, bytes] = {}
         payload: bytes | None = None
         if step.outputs is not None:
-            # Each output: b"i" + its blob inline (small), or b"r" + the ref of a stored blob.
-            outputs = {}
-            for name, value in step.outputs.items():
-                small = _small(value)
-                if small is not None:  # the common case: no hashing, no value row
-                    outputs[name] = small
-                    continue
-                ref = encode(value, blobs, f"Output '{name}' of node '{step.node}'")
-                blob = blobs[ref]
-                if len(blob) <= _INLINE:
-                    del blobs[ref]
-                    outputs[name] = b"i" + blob
-                else:
-                    outputs[name] = b"r" + ref
-            payload = pickle.dumps(outputs, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _outputs_payload(step.node, step.outputs, blobs)
         elif step.decision is not None:
-            payload = pickle.dumps(tuple(step.decision), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps(tuple(step.decision), protocol=5)
         row = (
             workflow_id,
             step.seq,
@@ -170,15 +197,30 @@ class SqliteCheckpointer(SqliteFile):
             step.ended_at,
             payload,
         )
-
-        rows = _packed(blobs) if blobs else None
+        if not blobs:  # the common case: one statement, its own transaction
+            self._write_one(_PUT_STEP, row)
+            return
+        rows = self._new_rows(blobs)
 
         def write(conn: sqlite3.Connection) -> None:
-            if rows:
-                conn.executemany(_PUT_VALUE, rows)
+            conn.executemany(_PUT_VALUE, rows)
             conn.execute(_PUT_STEP, row)
 
         self._write(write)
+        self._remember(rows)
+
+    def _new_rows(self, blobs: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        """Rows for the blobs not known to be in the file already. A history that grows
+        by a page per step would otherwise compress and send every old page again."""
+        stored = self._stored
+        return _packed({ref: blob for ref, blob in blobs.items() if ref not in stored})
+
+    def _remember(self, rows: list[tuple[bytes, bytes]]) -> None:
+        """These rows are committed. Values are never deleted (only steps are), so a ref
+        once stored stays stored; the memory is bounded by forgetting all at a limit."""
+        if len(self._stored) + len(rows) > _REMEMBERED:
+            self._stored.clear()
+        self._stored.update(dict.fromkeys(ref for ref, _ in rows))
 
     def add_chunks(
         self,
@@ -190,31 +232,49 @@ class SqliteCheckpointer(SqliteFile):
         chunks: list[Any],
     ) -> None:
         try:
-            data = pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(chunks, protocol=5)
         except Exception:
             return  # chunks are kept for display: one that cannot be pickled is not kept
         row = (workflow_id, node, execution, attempt, first, data)
-        self._write(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO hg_chunks VALUES (?, ?, ?, ?, ?, ?)", row
-            )
-        )
+        self._write_one("INSERT OR REPLACE INTO hg_chunks VALUES (?, ?, ?, ?, ?, ?)", row)
 
     def set_status(self, workflow_id: str, status: str) -> None:
         now = time.time()
-        self._write(
-            lambda conn: conn.execute(
-                "UPDATE hg_workflows SET status = ?, updated = ? WHERE id = ?",
-                (status, now, workflow_id),
-            )
+        self._write_one(
+            "UPDATE hg_workflows SET status = ?, updated = ? WHERE id = ?",
+            (status, now, workflow_id),
         )
 
-    def truncate(self, workflow_id: str, seq: int) -> None:
-        self._write(
-            lambda conn: conn.execute(
-                "DELETE FROM hg_steps WHERE workflow = ? AND seq >= ?", (workflow_id, seq)
+    def acquire(self, workflow_id: str, holder: Holder) -> None:
+        from .lease import Holder, check
+
+        def take(conn: sqlite3.Connection) -> None:
+            # In one IMMEDIATE transaction: of two openers, the second sees the first's row.
+            row = conn.execute(
+                "SELECT host, pid, started, token, since FROM hg_leases WHERE workflow = ?",
+                (workflow_id,),
+            ).fetchone()
+            check(workflow_id, None if row is None else Holder(*row), holder.token)
+            conn.execute(
+                "INSERT OR REPLACE INTO hg_leases VALUES (?, ?, ?, ?, ?, ?)",
+                (workflow_id, holder.host, holder.pid, holder.started, holder.token, holder.since),
             )
-        )
+
+        self._write(take)
+
+    def release(self, workflow_id: str, token: str | None = None) -> None:
+        """Give the workflow's lease back (`token`: only if that run holds it). By hand,
+        `cp.release(workflow_id)` frees a workflow whose holder ran on another machine
+        and is known to be gone."""
+        if token is None:
+            self._write_one("DELETE FROM hg_leases WHERE workflow = ?", (workflow_id,))
+        else:
+            self._write_one(
+                "DELETE FROM hg_leases WHERE workflow = ? AND token = ?", (workflow_id, token)
+            )
+
+    def truncate(self, workflow_id: str, seq: int) -> None:
+        self._write_one("DELETE FROM hg_steps WHERE workflow = ? AND seq >= ?", (workflow_id, seq))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -261,10 +321,12 @@ class SqliteCheckpointer(SqliteFile):
                 }
 
             def outputs_of(payload: bytes) -> dict[str, Any]:
-                return {
-                    name: decode_blob(ref[1:], fetch) if ref[:1] == b"i" else decode(ref[1:], fetch)
-                    for name, ref in pickle.loads(payload).items()
-                }
+                if payload[:1] == b"o":
+                    outputs: dict[str, Any] = pickle.loads(payload[1:])
+                    return outputs
+                inline, refs, names = pickle.loads(payload[1:])
+                found = {name: decode(ref, fetch) for name, ref in refs.items()}
+                return {name: inline[name] if name in inline else found[name] for name in names}
 
             steps = []
             for seq, node, kind, attempt, started, ended, payload in conn.execute(
@@ -288,7 +350,7 @@ class SqliteCheckpointer(SqliteFile):
                 workflow_id=workflow_id,
                 status=status,
                 parent=parent,
-                structure=json.loads(structure),
+                structure=decode(bytes.fromhex(structure), fetch),
                 input_values=load(inputs),
                 steps=steps,
                 streams=[StreamRecord(*key, chunks) for key, chunks in streams.items()],
@@ -303,15 +365,16 @@ class SqliteCheckpointer(SqliteFile):
     def _pragmas(self) -> tuple[str, ...]:
         return (
             f"PRAGMA busy_timeout = {int(self.timeout * 1000)}",
-            # 8 KiB pages: values of a few KB share pages instead of taking one each
-            # (only takes effect on a new file, before WAL mode is set).
-            "PRAGMA page_size=8192",
+            # 4 KiB pages (only set on a new file, before WAL mode): a commit writes each
+            # page it changed whole into the WAL, and a step changes one or two.
+            "PRAGMA page_size=4096",
             "PRAGMA journal_mode=WAL",
             f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}",
-            # Keep the WAL small: it is copied into the file every 64 pages (512 KiB)
-            # and cut back to that size afterwards.
-            "PRAGMA wal_autocheckpoint=64",
-            "PRAGMA journal_size_limit=524288",
+            # The WAL is copied into the file (a checkpoint: two fsyncs, paid by the
+            # commit that crosses the mark) every 256 pages (1 MiB), and cut back to
+            # 1 MiB afterwards: fewer checkpoints than every 64 pages, a bounded WAL.
+            "PRAGMA wal_autocheckpoint=256",
+            "PRAGMA journal_size_limit=1048576",
         )
 
     def _error(self, message: str, path: Path) -> CheckpointError:

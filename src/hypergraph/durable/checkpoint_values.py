@@ -30,9 +30,10 @@ def ref_of(blob: bytes) -> bytes:
     return hashlib.blake2b(blob, digest_size=REF_SIZE).digest()
 
 
-def _dump(value: Any, what: str) -> bytes:
+def dump(value: Any, what: str) -> bytes:
+    """`value` pickled; a `CheckpointError` naming `what` if it cannot be."""
     try:
-        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(value, protocol=5)
     except Exception as exc:
         raise CheckpointError(
             f"{what} cannot be checkpointed: {type(value).__name__} cannot be pickled "
@@ -41,9 +42,10 @@ def _dump(value: Any, what: str) -> bytes:
         ) from exc
 
 
-def encode(value: Any, blobs: dict[bytes, bytes], what: str) -> bytes:
-    """Store `value` into `blobs` (ref -> bytes); its ref."""
-    data = _dump(value, what)
+def encode(value: Any, blobs: dict[bytes, bytes], what: str, data: bytes | None = None) -> bytes:
+    """Store `value` into `blobs` (ref -> bytes); its ref. `data`: `value` already pickled."""
+    if data is None:
+        data = dump(value, what)
     kind = type(value)
     if len(data) <= 2 * PAGE or kind not in (list, tuple):
         blob = _VALUE + data
@@ -54,7 +56,7 @@ def encode(value: Any, blobs: dict[bytes, bytes], what: str) -> bytes:
     page: list[bytes] = []
     size = 0
     for item in value:
-        item_data = _dump(item, what)
+        item_data = dump(item, what)
         page.append(_LEN.pack(len(item_data)) + item_data)
         size += len(item_data)
         if size >= PAGE:

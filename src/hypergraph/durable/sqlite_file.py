@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .file_safety import Kind
@@ -23,6 +24,21 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 T = TypeVar("T")
+
+# Every open store, so that a forked child drops its parent's connections (instead of
+# asking os.getpid() on each call, which is a system call). The child keeps them unused
+# rather than closing them: SQLite must not touch, from a child, what its parent opened.
+_STORES: weakref.WeakSet[SqliteFile] = weakref.WeakSet()
+_INHERITED: list[object] = []
+
+
+def _after_fork() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class SqliteFile:
@@ -55,7 +71,9 @@ class SqliteFile:
         self._pid = os.getpid()
         self._closed = False
         self._conn: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None  # for `_write_one`: no cursor per call
         self._conn = self._connect()
+        _STORES.add(self)
 
     # -- what a store says about itself -------------------------------------------------
 
@@ -77,6 +95,7 @@ class SqliteFile:
 
         from .file_safety import prepare_private_file
 
+        self._sqlite_error = sqlite3.Error
         prepare_private_file(self.path, self.kind)
         try:
             conn = sqlite3.connect(
@@ -103,27 +122,50 @@ class SqliteFile:
 
     def _use(self, step: Callable[[sqlite3.Connection], T]) -> T:
         """Run `step` with this process's connection, under the lock."""
-        import sqlite3
-
         with self._lock:
-            if self._closed:
-                raise self._error(
-                    f"The {self._label} '{self.path}' was closed. How to fix: make a new "
-                    f"{self.kind.owner} for the same path, or close it only when done.",
-                    self.path,
-                )
-            if self._conn is None or self._pid != os.getpid():
-                # A forked child must not share its parent's SQLite connection.
-                self._pid = os.getpid()
-                self._conn = self._connect()
+            conn = self._conn or self._reconnect()
             try:
-                return step(self._conn)
-            except sqlite3.Error as exc:
+                return step(conn)
+            except self._sqlite_error as exc:
                 raise self._failure("failed", exc) from exc
+
+    def _reconnect(self) -> sqlite3.Connection:
+        """The connection, opened again in a forked child (under the lock); an error if
+        the store was closed."""
+        if self._closed:
+            raise self._error(
+                f"The {self._label} '{self.path}' was closed. How to fix: make a new "
+                f"{self.kind.owner} for the same path, or close it only when done.",
+                self.path,
+            )
+        self._conn = self._connect()
+        return self._conn
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's connection is not ours (nor its lock's state)."""
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+        self._conn = self._cursor = None
 
     def _write(self, step: Callable[[sqlite3.Connection], Any]) -> None:
         """Run `step` in one write transaction."""
         self._use(lambda conn: self._transaction(conn, step))
+
+    def _write_one(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one write statement as its own transaction: one call into SQLite instead
+        of three (BEGIN, the statement, COMMIT). A single statement needs no BEGIN
+        IMMEDIATE: it asks for the write lock before it reads anything, so a busy file is
+        waited for (busy timeout) as for any write."""
+        with self._lock:  # `_use`, inlined: this is each checkpointed node's path
+            cursor = self._cursor
+            if cursor is None:
+                cursor = self._cursor = (self._conn or self._reconnect()).cursor()
+            try:
+                cursor.execute(sql, params)
+            except self._sqlite_error as exc:
+                raise self._failure("failed", exc) from exc
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], Any]) -> None:
@@ -145,7 +187,7 @@ class SqliteFile:
             self._closed = True
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     def __enter__(self) -> Self:
         return self

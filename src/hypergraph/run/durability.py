@@ -1,11 +1,13 @@
 """A run's checkpoint: what an `Execution` records, and how it resumes from it (SPEC 11).
 
-`Durable.open` is called when the run starts: a new workflow id is recorded with the
-graph's structure and the input values; an existing one is compared with them (a
-difference is a `WorkflowConflictError` naming it) and its steps are replayed into a
-scheduler (`Scheduler.replay`), whose busy nodes are those to run again. A completed
-workflow replays to a scheduler with nothing busy: nothing runs, the stored values are
-the result. A failed workflow is retried from its first failure.
+`Durable.open` is called when the run starts. A top-level run first takes the
+workflow's lease (`durable.lease`): while another live run holds it, the run fails with
+`WorkflowBusyError` and runs nothing; `end` gives it back. Then a new workflow id is
+recorded with the graph's structure and the input values; an existing one is compared
+with them (a difference is a `WorkflowConflictError` naming it) and its steps are
+replayed into a scheduler (`Scheduler.replay`), whose busy nodes are those to run
+again. A completed workflow replays to a scheduler with nothing busy: nothing runs, the
+stored values are the result. A failed workflow is retried from its first failure.
 
 Each outcome is recorded before the scheduler releases the nodes that depend on it
 (`finish`, `gate`, `fail`). Chunks of streaming nodes are kept in batches (every
@@ -15,6 +17,7 @@ Each outcome is recorded before the scheduler releases the nodes that depend on 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -82,11 +85,26 @@ class Durable:
         self.active = False  # opened as this run's workflow: its end is recorded
         self.streams: dict[int, _Stream] = {}
         self.attempts: dict[int, int] = {}
+        self.lease: str | None = None  # the token of the lease this run holds
 
     def open(
         self, graph: Graph, start: dict[str, Any], given: dict[str, Any], max_iterations: int
     ) -> Scheduler | None:
-        """Record a new workflow (None: start afresh), or the scheduler that resumes it."""
+        """Record a new workflow (None: start afresh), or the scheduler that resumes it.
+
+        A top-level run first takes the workflow's lease (`WorkflowBusyError` while
+        another live run holds it); its nested graphs run under it.
+        """
+        if self.parent is None:
+            from ..durable import lease
+
+            token = os.urandom(8).hex()
+            try:
+                self.cp.acquire(self.workflow_id, lease.hold(token, self))
+            except BaseException:
+                lease.drop(token)
+                raise
+            self.lease = token
         structure = structure_of(graph)
         record = self.cp.get(self.workflow_id)
         if record is None:
@@ -150,13 +168,13 @@ class Durable:
     ) -> CheckpointError | None:
         """Record node `i`'s outputs; the error (the node's failure) if they cannot be."""
         try:
-            self._step(i, node, "finish", started, outputs=outputs)
+            self._step(i, node, "finish", started, outputs, None)
         except CheckpointError as exc:
             return exc
         return None
 
     def gate(self, i: int, node: str, targets: tuple[str, ...], started: float | None) -> None:
-        self._step(i, node, "gate", started, decision=tuple(targets))
+        self._step(i, node, "gate", started, None, tuple(targets))
 
     def fail(self, i: int, node: str, started: float | None) -> None:
         self._step(i, node, "fail", started)
@@ -165,26 +183,45 @@ class Durable:
         """Interrupt (or graph node) `i` waits for an answer: a resume runs it again."""
         self._step(i, node, "suspend", started)
 
-    def _step(self, i: int, node: str, kind: str, started: float | None, **payload: Any) -> None:
+    def _step(
+        self,
+        i: int,
+        node: str,
+        kind: str,
+        started: float | None,
+        outputs: dict[str, Any] | None = None,
+        decision: tuple[str, ...] | None = None,
+    ) -> None:
         if self.completed:
             return
-        self.flush(i, node)
-        step = StepRecord(
+        if self.streams:
+            self.flush(i, node)
+        ended = time.time()
+        step = StepRecord._of(
             self.seq,
             node,
             kind,
-            attempt=self.attempts.pop(i, 1),
+            outputs,
+            decision,
+            self.attempts.pop(i, 1) if self.attempts else 1,
             # `started` is the node's perf_counter() start: made a wall-clock time here
-            started_at=None if started is None else time.time() - (time.perf_counter() - started),
-            ended_at=time.time(),
-            **payload,
+            None if started is None else ended - (time.perf_counter() - started),
+            ended,
         )
         self.cp.append(self.workflow_id, step)
         self.seq += 1
 
     def end(self, status: str) -> None:
-        if self.active:
-            self.cp.set_status(self.workflow_id, status)
+        try:
+            if self.active:
+                self.cp.set_status(self.workflow_id, status)
+        finally:
+            if self.lease is not None:
+                from ..durable import lease
+
+                token, self.lease = self.lease, None
+                lease.drop(token)  # whatever the file says now, this run is over
+                self.cp.release(self.workflow_id, token)
 
     # -- streamed chunks ------------------------------------------------------------
 
