@@ -315,6 +315,96 @@ def test_a_resumed_map_runs_only_the_items_that_had_not_finished(kind: str, cp: 
     assert calls == Counter(send=2)  # items 0 and 2 resumed; nothing ran twice
 
 
+@node(output_name="reply")
+def respond(user_msg: str) -> str:
+    calls["respond"] += 1
+    return f"echo {user_msg}"
+
+
+@interrupt(output_name="user_msg")
+def next_message(reply: str) -> str:
+    return reply
+
+
+@route(targets=["respond", END])
+def go_on(user_msg: str) -> object:
+    return END if user_msg == "bye" else "respond"
+
+
+SEEDED = Graph([respond, next_message, go_on])
+
+
+@KINDS
+def test_a_loop_that_starts_from_the_answer_takes_it_as_the_first_input_then_asks(
+    kind: str, cp: Any
+) -> None:
+    assert SEEDED.inputs.required == ("user_msg",)
+    first = _run(kind, cp, SEEDED, {"user_msg": "hi"}, workflow_id="s")
+    assert first.status is RunStatus.PAUSED and first.pause.value == "echo hi"
+    second = _run(kind, cp, SEEDED, {"user_msg": "more"}, workflow_id="s")
+    assert second.pause.value == "echo more"
+    last = _run(kind, cp, SEEDED, {"user_msg": "bye"}, workflow_id="s")
+    assert last.status is RunStatus.COMPLETED and last["reply"] == "echo more"
+    assert calls["respond"] == 2
+    # Without a checkpointer the name is the loop's input: the run starts and asks.
+    assert _run(kind, None, SEEDED, {"user_msg": "hi"}).pause.value == "echo hi"
+
+
+@KINDS
+def test_an_answer_the_paused_workflow_does_not_wait_for_is_refused(kind: str, cp: Any) -> None:
+    _run(kind, cp, PARALLEL, {"topic": "t"}, workflow_id="p")
+    _run(kind, cp, PARALLEL, {"legal_ok": True}, workflow_id="p")  # brand_ok still waits
+    calls.clear()
+    with pytest.raises(InputValueError, match=r"'legal_ok' answers no question .* 'brand_ok'"):
+        _run(kind, cp, PARALLEL, {"legal_ok": False, "brand_ok": True}, workflow_id="p")
+    assert sum(calls.values()) == 0  # refused before anything ran
+    assert cp.get("p").status == "paused"
+
+
+@KINDS
+def test_a_failure_beside_a_pause_is_retried_and_keeps_what_finished_and_was_answered(
+    kind: str, cp: Any
+) -> None:
+    @node(output_name="length")
+    def flaky(topic: str) -> int:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise ConnectionError("the first call fails")
+        return len(topic)
+
+    graph = Graph([write, review, send, flaky])
+    first = _run(kind, cp, graph, {"topic": "tea"}, workflow_id="f", error_handling="continue")
+    assert first.status is RunStatus.FAILED and first.pause is not None
+    done = _run(kind, cp, graph, {"approved": True}, workflow_id="f", error_handling="continue")
+    assert done.status is RunStatus.COMPLETED
+    assert done.values == {"draft": "about tea", "approved": True, "sent": "about tea", "length": 3}
+    assert calls == Counter(write=1, review=1, send=1, flaky=2)  # only the failed node again
+
+
+@KINDS
+def test_map_items_with_a_checkpointer_are_child_workflows_even_without_interrupts(
+    kind: str,
+) -> None:
+    cp = MemoryCheckpointer()
+    result = _map(
+        kind, cp, Graph([write]), {"topic": ["a", "b"]}, map_over="topic", workflow_id="m"
+    )
+    assert [r.workflow_id for r in result] == ["m[0]", "m[1]"]
+    assert cp.get("m[1]").status == "completed"
+    calls.clear()
+    _map(kind, cp, Graph([write]), {"topic": ["a", "b"]}, map_over="topic", workflow_id="m")
+    assert calls["write"] == 0  # both items were finished: nothing runs again
+
+
+def test_a_map_on_an_executor_refuses_a_workflow_id() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(InputValueError, match="executor"):
+        SyncRunner(checkpointer=MemoryCheckpointer()).map(
+            Graph([write]), {"topic": ["a"]}, map_over="topic", executor=pool, workflow_id="m"
+        )
+
+
 # -- events, errors ---------------------------------------------------------------------------
 
 
@@ -349,6 +439,20 @@ def test_an_answer_path_that_leads_to_no_interrupt_is_refused_naming_the_real_on
         SyncRunner().run(NESTED, {"topic": "n", "mail/aproved": True})
     with pytest.raises(InputValueError, match=r"'mail\[0\]/approved'"):
         SyncRunner().run(NESTED, {"topic": "n", "mail[0]/approved": True})  # not mapped
+    mapped = Graph([CHAIN.as_node().map_over("topic")])
+    for key in ("mail/approved", "mail[x]/approved", "mail[0/approved"):
+        with pytest.raises(InputValueError, match=r"takes: 'mail\[k\]/approved'"):
+            SyncRunner().run(mapped, {"topic": ["a"], key: True})
+
+
+def test_a_misspelled_or_unqualified_answer_is_refused_with_the_key_to_use() -> None:
+    with pytest.raises(InputValueError, match=r"(?s)Did you mean 'approved'.*answers under"):
+        SyncRunner().run(CHAIN, {"topic": "t", "aproved": True})
+    with pytest.raises(
+        InputValueError,
+        match=r"(?s)the answer of an interrupt inside it.*its path: 'mail/approved'",
+    ):
+        SyncRunner().run(NESTED, {"topic": "t", "approved": True})
 
 
 def test_an_interrupt_needs_one_output_name_and_returns_its_question() -> None:
@@ -358,8 +462,12 @@ def test_an_interrupt_needs_one_output_name_and_returns_its_question() -> None:
     def stream(x: int) -> Any:
         yield x
 
-    with pytest.raises(GraphConfigError, match="only returns its question"):
+    with pytest.raises(GraphConfigError, match="is a generator, but an interrupt only returns"):
         interrupt(stream, output_name="ok")
+    with pytest.raises(
+        GraphConfigError, match='How to fix: @interrupt\\(output_name="approved"\\)'
+    ):
+        interrupt(lambda draft: draft)  # a bare @interrupt: the answer needs a name
 
 
 # -- resume after a real kill -------------------------------------------------------------

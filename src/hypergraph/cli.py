@@ -6,7 +6,8 @@
 
 Targets are `module:attr` or `path/to/file.py:attr` (see `_loading`). Errors are one
 paragraph on stderr, never a traceback. Exit codes: 0 done, 1 the run failed,
-2 bad usage, target or inputs, 130 interrupted (Ctrl-C).
+2 bad usage, target or inputs, 3 paused (an interrupt waits for its answer), 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from . import (
 )
 from ._loading import load_graph
 
-OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+OK, FAILED, USAGE, PAUSED, INTERRUPTED = 0, 1, 2, 3, 130
 
 SERVE_EXTRA = 'hypergraph serve needs the serve extra: pip install "hypergraph[serve]"'
 
@@ -163,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             f"'{pause.response_key}=<answer>'",
         )
     print(_to_json(result.values), flush=True)
-    return OK
+    return PAUSED if result.status is RunStatus.PAUSED else OK
 
 
 def _run_sync(graph: Graph, values: dict[str, Any], watch: _Watch) -> RunResult:

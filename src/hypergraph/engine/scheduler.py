@@ -195,11 +195,17 @@ class Scheduler:
 
     @classmethod
     def replay(
-        cls, plan: Plan, values: dict[str, Any], max_iterations: int, log: list[Completion]
+        cls,
+        plan: Plan,
+        values: dict[str, Any],
+        max_iterations: int,
+        log: list[Completion],
+        rerun_failed: bool = False,
     ) -> Scheduler:
         """Rebuild a run's state from its start values and the completions it was given, in
         order. Each logged node must be busy when its completion is replayed (as it was in
-        the run); what is busy afterwards ran when the log ended and must run again."""
+        the run); what is busy afterwards ran when the log ended and must run again. A
+        suspended node (and with `rerun_failed`, a failed one) stays busy: it runs again."""
         sched = cls(plan, values, max_iterations)
         sched.start()
         for kind, i, payload in log:
@@ -208,7 +214,7 @@ class Scheduler:
                     f"The log does not fit the plan: node {plan.nodes[i].name!r} completes "
                     "but was not running at that point."
                 )
-            if kind == "suspend":
+            if kind == "suspend" or (rerun_failed and kind == "fail"):
                 continue  # it stays busy, and runs again (as the same execution) on resume
             sched.runs[i] += 1
             sched.chosen[i] = False

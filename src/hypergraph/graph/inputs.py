@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -81,6 +81,14 @@ def start_values(
     if produced:
         name = produced[0]
         producer = plan.nodes[plan.producers[name][0]].name
+        nested = [k for k in answer_keys(plan) if k.endswith("/" + name)] if plan.asks else []
+        if nested:
+            raise InputValueError(
+                f"A value was given for '{name}', which node '{producer}' produces; it is "
+                f"the answer of an interrupt inside it.\nHow to fix: give the answer under "
+                f"its path: {quoted(nested)}.",
+                names=produced,
+            )
         raise InputValueError(
             f"A value was given for '{name}', but node '{producer}' produces it.\n"
             "In a graph without a cycle through it, a given value would silently race "
@@ -91,12 +99,14 @@ def start_values(
         )
     if unknown:
         name = unknown[0]
+        answers = answer_keys(plan) if plan.asks else []
         hint = option_hint(name, "run") or (
-            suggest(name, spec.all) or context_hint(name, all_nodes)
+            suggest(name, [*spec.all, *answers]) or context_hint(name, all_nodes)
         )
+        also = f"\nIts interrupts take answers under: {quoted(answers)}." if answers else ""
         raise InputValueError(
             f"Unknown input '{name}': no node of this graph reads it.{hint}\n"
-            f"The graph's inputs are: {quoted(spec.all)}.",
+            f"The graph's inputs are: {quoted(spec.all)}.{also}",
             names=unknown,
         )
     merged = {**spec.bound, **values}
@@ -212,17 +222,24 @@ def context_hint(name: str, nodes: tuple[HyperNode, ...]) -> str:
     return ""
 
 
-def split_answers(plan: Plan, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_answers(
+    plan: Plan,
+    values: Mapping[str, Any],
+    input_names: Container[str] = (),
+    pending: Container[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The run values without the interrupts' answers, and the answers (SPEC 11).
 
     An answer is keyed by its interrupt's output name (`"approved"`), or for an interrupt
     in a nested graph by the path to it (`"review/approved"`, `"review[2]/approved"` for
-    one item of a mapped graph node). A path that leads to no interrupt is refused.
+    item 2 of a mapped graph node). A path that leads to no interrupt is refused. A name
+    that is also one of `input_names` (a loop that starts from the answer) is an input,
+    unless it is `pending`: the answer an interrupt of a paused workflow waits for.
     """
     rest: dict[str, Any] = {}
     answers: dict[str, Any] = {}
     for key, value in values.items():
-        if key in plan.answers:
+        if key in plan.answers and (key not in input_names or key in pending):
             answers[key] = value
         elif isinstance(key, str) and "/" in key:
             if not _leads_to_interrupt(plan, key.split("/")):
@@ -239,20 +256,29 @@ def split_answers(plan: Plan, values: Mapping[str, Any]) -> tuple[dict[str, Any]
 
 
 def answer_keys(plan: Plan, prefix: str = "") -> list[str]:
-    """Every key an answer can be given under, nested interrupts included."""
+    """Every key an answer can be given under, nested interrupts included (`[k]` stands
+    for an item's index under a mapped graph node)."""
     keys = [prefix + name for name in plan.answers]
     for node in plan.nodes:
         if isinstance(node, GraphNode) and node.graph._plan.asks:
-            keys += answer_keys(node.graph._plan, f"{prefix}{node.name}/")
+            item = "[k]" if node.map_params else ""
+            keys += answer_keys(node.graph._plan, f"{prefix}{node.name}{item}/")
     return keys
 
 
 def _leads_to_interrupt(plan: Plan, parts: list[str]) -> bool:
     if len(parts) == 1:
         return parts[0] in plan.answers
-    name, _, item = parts[0].partition("[")
+    name, bracket, item = parts[0].partition("[")
     i = plan.index.get(name)
     node = plan.nodes[i] if i is not None else None
-    if not isinstance(node, GraphNode) or (item and not node.map_params):
+    if not isinstance(node, GraphNode):
+        return False
+    # An item of a mapped graph node is named by its index; a graph node that does not
+    # map has no items.
+    if node.map_params:
+        if not (bracket and item.endswith("]") and item[:-1].isdigit()):
+            return False
+    elif bracket:
         return False
     return _leads_to_interrupt(node.graph._plan, parts[1:])

@@ -48,9 +48,10 @@ class InterruptNode(FunctionNode):
             )
         super().__init__(func, name, output_name, rename_inputs=rename_inputs)
         if self.is_generator or self.context_param is not None:
+            what = "is a generator" if self.is_generator else "takes a NodeContext"
             raise GraphConfigError(
-                f"Interrupt '{self.name}' is a generator or takes a NodeContext, but an "
-                "interrupt only returns its question: nothing streams from it.\n"
+                f"Interrupt '{self.name}' {what}, but an interrupt only returns its "
+                "question: nothing streams from it.\n"
                 "How to fix: return the question (any value) from a plain function; "
                 "stream in a node before it."
             )
@@ -63,7 +64,7 @@ class InterruptNode(FunctionNode):
 
 @overload
 def interrupt(
-    func: Callable[..., Any], *, output_name: str, name: str | None = None
+    func: Callable[..., Any], *, output_name: str | None = None, name: str | None = None
 ) -> InterruptNode: ...
 @overload
 def interrupt(
@@ -72,11 +73,12 @@ def interrupt(
 def interrupt(
     func: Callable[..., Any] | None = None,
     *,
-    output_name: str,
+    output_name: str | None = None,
     name: str | None = None,
 ) -> InterruptNode | Callable[[Callable[..., Any]], InterruptNode]:
     """Make an interrupt: `@interrupt(output_name="approved")` on a function returning the
-    question. See `InterruptNode`."""
+    question. See `InterruptNode`. (A bare `@interrupt` is refused: the answer needs a
+    name.)"""
     if func is None:
 
         def decorate(f: Callable[..., Any]) -> InterruptNode:

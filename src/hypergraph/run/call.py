@@ -238,7 +238,7 @@ class NodeCall:
 
     def paused(self, pauses: list[PauseInfo]) -> list[int]:
         """A graph node whose inner run paused: it waits for the answers."""
-        return self.ex.suspend_graph(self.i, pauses)
+        return self.ex.pause(self.i, pauses)
 
     def fail(self, exc: BaseException) -> list[int]:
         if self.chunks:

@@ -7,11 +7,15 @@ recorded with the graph's structure and the input values; an existing one is com
 with them (a difference is a `WorkflowConflictError` naming it) and its steps are
 replayed into a scheduler (`Scheduler.replay`), whose busy nodes are those to run
 again. A completed workflow replays to a scheduler with nothing busy: nothing runs, the
-stored values are the result. A failed workflow is retried from its first failure.
+stored values are the result. A failed workflow runs its failed nodes again; the steps
+that finished are kept (decision 0038; a cycle that cannot replay that way is retried
+from its first failure). `resume_values` sorts a resumed run's values into inputs and
+the answers its paused interrupts wait for.
 
 Each outcome is recorded before the scheduler releases the nodes that depend on it
-(`finish`, `gate`, `fail`). Chunks of streaming nodes are kept in batches (every
-`CHUNK_BATCH` chunks or `CHUNK_SECONDS`, and when the node ends).
+(`finish`, `gate`, `fail`, and `suspend` for an interrupt that waits). Chunks of
+streaming nodes are kept in batches (every `CHUNK_BATCH` chunks or `CHUNK_SECONDS`, and
+when the node ends).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from ..durable.checkpoint import (
     WorkflowConflictError,
 )
 from ..engine.scheduler import Completion, Scheduler
+from ..errors import InputValueError
+from ..graph.inputs import split_answers
 from ..nodes.gate import GateNode
+from ..nodes.graph_node import GraphNode
 
 if TYPE_CHECKING:
     from ..durable.checkpoint import Checkpointer, WorkflowRecord
@@ -60,6 +67,50 @@ def _structure(plan: Plan) -> dict[str, Any]:
             entry["targets"] = [str(t) for t in node.targets]
         nodes[node.name] = entry
     return {"nodes": nodes}
+
+
+def resume_values(
+    cp: Checkpointer, workflow_id: str | None, graph: Graph, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """A checkpointed run of a graph with interrupts: its input values, its answers, and
+    whether the inputs are the stored ones.
+
+    When the workflow waits for answers, each answer must be one it waits for (a stale
+    or mistyped answer would otherwise approve a question nobody saw), a name that also
+    starts a loop is the answer, and answers alone stand for the stored inputs.
+    """
+    record = cp.get(workflow_id) if workflow_id else None
+    pending = _pending(record, graph._plan) if record is not None else {}
+    plan = graph._plan
+    values, answers = split_answers(plan, values, graph.inputs.all, pending)
+    if pending:
+        for key in answers:
+            if key not in pending and key.split("/")[0].partition("[")[0] not in pending:
+                waiting = [k if k in plan.answers else f"{k}/..." for k in pending]
+                raise InputValueError(
+                    f"'{key}' answers no question workflow '{workflow_id}' waits for; it "
+                    f"waits for {quoted(waiting)}.\nHow to fix: give answers only under the "
+                    "response_key of each pending question (result.pauses lists them).",
+                    names=[key],
+                )
+    if record is not None and not values:  # answers alone (or nothing): the stored inputs
+        return dict(record.input_values), answers, True
+    return values, answers, False
+
+
+def _pending(record: WorkflowRecord, plan: Plan) -> dict[str, str]:
+    """What a workflow waits for: the answer key of each interrupt whose last step is a
+    suspend, and the name of each graph node waiting for one inside it (key -> node)."""
+    last: dict[str, str] = {}
+    for step in record.steps:
+        last[step.node] = step.kind
+    pending = {}
+    for name, kind in last.items():
+        i = plan.index.get(name)
+        if kind == "suspend" and i is not None:
+            node = plan.nodes[i]
+            pending[name if isinstance(node, GraphNode) else node.outputs[0]] = name
+    return pending
 
 
 class _Stream:
@@ -116,25 +167,45 @@ class Durable:
         self._check(record, structure, given)
         steps = record.steps
         if record.status != COMPLETED:
-            failed = next((s.seq for s in steps if s.kind == "fail"), None)
-            if failed is not None:  # retry from the first failure on
-                self.cp.truncate(self.workflow_id, failed)
-                steps = [s for s in steps if s.seq < failed]
             if record.status != RUNNING:
                 self.cp.set_status(self.workflow_id, RUNNING)
         else:
             self.completed = True
         self.active = not self.completed
-        self.seq = steps[-1].seq + 1 if steps else 0
         plan = graph._plan
+        try:
+            # A failed node runs again; what finished beside it is kept.
+            sched = self._replay(plan, start, max_iterations, steps, rerun_failed=True)
+        except ValueError:
+            # In a cycle, a failure lets the round go on without the failed node; replayed
+            # as running, it would hold that round back. Retry from the first failure on.
+            failed = next((s.seq for s in steps if s.kind == "fail"), None)
+            if failed is None or self.completed:
+                sched = self._replay(plan, start, max_iterations, steps, rerun_failed=False)
+            else:
+                self.cp.truncate(self.workflow_id, failed)
+                steps = [s for s in steps if s.seq < failed]
+                sched = self._replay(plan, start, max_iterations, steps, rerun_failed=False)
+        self.seq = steps[-1].seq + 1 if steps else 0
+        return sched
+
+    def _replay(
+        self,
+        plan: Plan,
+        start: dict[str, Any],
+        max_iterations: int,
+        steps: list[StepRecord],
+        rerun_failed: bool,
+    ) -> Scheduler:
         log: list[Completion] = []
         for s in steps:
-            i = plan.index[s.node]
             payload = s.outputs if s.kind == "finish" else s.decision
-            log.append((s.kind, i, payload))
+            log.append((s.kind, plan.index[s.node], payload))
         try:
-            return Scheduler.replay(plan, dict(start), max_iterations, log)
+            return Scheduler.replay(plan, dict(start), max_iterations, log, rerun_failed)
         except ValueError as exc:
+            if rerun_failed:
+                raise
             raise CheckpointError(
                 f"Workflow '{self.workflow_id}' cannot be resumed: its recorded steps do "
                 f"not fit the graph ({exc}).\nHow to fix: run it under a new workflow_id."

@@ -157,12 +157,16 @@ class Execution:
             check_graph(graph)
         plan = graph._plan
         if plan.asks and not graph_path:  # a nested run shares its parent's answers
-            values, self.answers = split_answers(plan, values)
-            if not values and options.checkpointer is not None and options.workflow_id:
-                # Resuming a paused workflow with the answers alone: its inputs are stored.
-                record = options.checkpointer.get(options.workflow_id)
-                if record is not None:
-                    values, checked = record.input_values, False
+            if options.checkpointer is None:
+                values, self.answers = split_answers(plan, values, graph.inputs.all)
+            else:
+                from .durability import resume_values
+
+                wid = workflow_id or options.workflow_id
+                values, self.answers, stored = resume_values(
+                    options.checkpointer, wid, graph, dict(values)
+                )
+                checked = checked and not stored
         self.graph = graph
         self.options = options
         self.plan = plan
@@ -369,17 +373,15 @@ class Execution:
         info = PauseInfo(self._path(i), question, key)
         if self.events:
             self.emit(InterruptEvent(**self._node_fields(i), value=question, response_key=key))
-        return self._pause(i, [info])
+        return self.pause(i, [info])
 
     def _answer_key(self, i: int) -> str:
         """The run value that answers interrupt `i`: its output, under the nesting path."""
         return "/".join((*self.graph_path, self.nodes[i].outputs[0]))
 
-    def suspend_graph(self, i: int, pauses: list[PauseInfo]) -> list[int]:
-        """Graph node `i` paused: interrupts inside it wait for their answers."""
-        return self._pause(i, pauses)
-
-    def _pause(self, i: int, pauses: list[PauseInfo]) -> list[int]:
+    def pause(self, i: int, pauses: list[PauseInfo]) -> list[int]:
+        """Node `i` waits for the answers to `pauses` (its own question, or those of the
+        interrupts inside graph node `i`)."""
         if self.durable is not None:  # recorded: a resume runs the node again
             self.durable.suspend(i, self.nodes[i].name, self.node_started.get(i))
         if not self.pauses:

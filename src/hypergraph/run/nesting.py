@@ -7,6 +7,7 @@ from typing import Any
 
 from ..events.types import RunStatus
 from ..nodes.graph_node import GraphNode, map_items
+from .call import NodeCall
 from .execution import Execution
 from .result import PauseInfo
 
@@ -28,9 +29,21 @@ def stopped(runs: Sequence[Execution]) -> bool:
     return any(run.status is RunStatus.STOPPED for run in runs)
 
 
+def outcome(call: NodeCall, runs: Sequence[Execution]) -> list[int]:
+    """Graph node `call.node` after its inner runs ended: stopped, waiting for answers,
+    finished or failed (both runners); the nodes now ready."""
+    node = call.node
+    assert isinstance(node, GraphNode)
+    if stopped(runs):
+        return call.stopped()
+    if waiting := pauses(node, runs):
+        return call.paused(waiting)
+    return call.finish(outputs(node, runs))
+
+
 def pauses(node: GraphNode, runs: Sequence[Execution]) -> list[PauseInfo]:
-    """The interrupts waiting inside the inner runs. None if an inner failure fails the
-    graph node (`outputs` raises it); with map errors "continue", failed items ask nothing."""
+    """The interrupts waiting inside the inner runs; none if an inner failure fails the
+    graph node (`outputs` raises it). With map errors "continue", failed items ask nothing."""
     if node.map_errors != "continue" and any(run.error is not None for run in runs):
         return []
     return [p for run in runs if run.error is None for p in run.pauses]

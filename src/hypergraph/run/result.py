@@ -17,7 +17,9 @@ class PauseInfo:
 
     `node_name` is the interrupt's place (`"review"`; nested: `"outer/review"`), `value`
     what its function returned, `response_key` the run value that answers it: resume with
-    `runner.run(graph, {response_key: answer}, workflow_id=...)`.
+    `runner.run(graph, {response_key: answer}, workflow_id=...)` (an item `k` of
+    `runner.map(..., workflow_id=w)` under its own id, `f"{w}[{k}]"`, or the whole map
+    again with the answer).
     """
 
     node_name: str

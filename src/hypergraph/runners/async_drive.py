@@ -140,16 +140,10 @@ class _Drive:
 
     async def graph_node(self, i: int) -> list[int]:
         call = NodeCall(self.ex, i)
-        node = call.node
-        assert isinstance(node, GraphNode)
         try:
             runs = nesting.children(self.ex, i, call.args(nesting.no_chunks))
             await asyncio.gather(*(drive(run, self.channel) for run in runs))
-            if nesting.stopped(runs):
-                return call.stopped()
-            if pauses := nesting.pauses(node, runs):
-                return call.paused(pauses)
-            return call.finish(nesting.outputs(node, runs))
+            return nesting.outcome(call, runs)
         except Exception as exc:
             return call.fail(exc)
         finally:

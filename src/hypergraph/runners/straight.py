@@ -406,7 +406,7 @@ class _Writer:
             elif kind not in (FunctionNode, RouteNode, IfElseNode) or not plan.plain[i]:
                 what = "streams, takes a NodeContext or has a policy"
                 if kind not in (FunctionNode, RouteNode, IfElseNode):
-                    what = f"is a {kind.__name__}"
+                    what = f"is {'an' if kind.__name__[0] in 'AEIOU' else 'a'} {kind.__name__}"
                 raise _Unfit(f"node '{node.name}' {what}")
         order = _topological(plan)
         # SyncRunner runs the lowest ready node first: with nodes listed out of order, a

@@ -177,6 +177,8 @@ class SyncRunner:
                 max_iterations=max_iterations,
                 error_handling=error_handling,
                 event_processors=event_processors,
+                checkpointer=self._checkpointer,
+                workflow_id=workflow_id,  # refused there: items on an executor are not kept
             )
             from ..run import executor_map
 
@@ -223,6 +225,8 @@ class SyncRunner:
                 max_iterations=max_iterations,
                 error_handling=error_handling,
                 event_processors=event_processors,
+                checkpointer=self._checkpointer,
+                workflow_id=workflow_id,  # refused there: items on an executor are not kept
             )
             from ..run import executor_map
 
@@ -241,7 +245,8 @@ class SyncRunner:
         )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
-        if not options.event_processors and options.cache is None:  # nobody watches (0035)
+        if not options.event_processors and options.cache is None and options.checkpointer is None:
+            # Nobody watches and nothing is kept: the straight-line path (decision 0035).
             fast = straight.map_sync(graph, items, options.error_handling, options.max_iterations)
             if fast is not None:
                 return counted(fast, display)
@@ -445,11 +450,7 @@ def _graph_node(call: NodeCall) -> list[int]:
             drive(run)
             if run.error is not None and node.map_errors == "raise":
                 break  # later items would be wasted: the node fails with this error
-        if nesting.stopped(runs):
-            return call.stopped()
-        if pauses := nesting.pauses(node, runs):
-            return call.paused(pauses)
-        return call.finish(nesting.outputs(node, runs))
+        return nesting.outcome(call, runs)
     except Exception as exc:
         return call.fail(exc)
 
