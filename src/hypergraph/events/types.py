@@ -5,8 +5,8 @@ when somebody listens (an event processor or an `iter()` consumer), so a run wit
 listener pays nothing for them.
 
 They are frozen dataclasses without `__slots__`: that lets `chunk_factory` build the
-one event made per streamed token by filling `__dict__` in one step, about three
-times faster than the generated `__init__`, which sets each frozen field separately.
+one event made per streamed token by filling its `__dict__` directly, several times
+faster than the generated `__init__`, which sets each frozen field separately.
 """
 
 from __future__ import annotations
@@ -193,15 +193,19 @@ def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunk
     The events it makes equal `StreamingChunkEvent(**common, chunk=..., sequence=...,
     timestamp=...)` and are just as frozen.
     """
+    common = dict(common)  # compact (no deleted slots): update() copies it faster
     new = object.__new__
-    set_dict = object.__setattr__
     now = time.time
 
     def make(chunk: Any, sequence: int) -> StreamingChunkEvent:
+        # Filling the new instance's own `__dict__` in place costs about a third less
+        # than building a dict and setting `__dict__` to it (callgrind, W4).
         event = new(StreamingChunkEvent)
-        set_dict(
-            event, "__dict__", {**common, "timestamp": now(), "chunk": chunk, "sequence": sequence}
-        )
+        fields = event.__dict__
+        fields.update(common)
+        fields["timestamp"] = now()
+        fields["chunk"] = chunk
+        fields["sequence"] = sequence
         return event
 
     return make

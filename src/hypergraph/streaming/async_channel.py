@@ -20,15 +20,26 @@ _LIVE_WITHIN = 0.0005  # seconds: a waiting consumer sees a chunk at most this l
 
 
 class AsyncChannel:
-    """Events from a run on the loop to an `async for` consumer on the same loop."""
+    """Events from a run on the loop to an `async for` consumer on the same loop.
+
+    Per chunk, the common case (lossless, room in the buffer, the consumer reading) is a
+    deque append on the producer's side and a popleft on the consumer's, with no loop
+    turn, no Future and no Event call: the reader and the writers are woken only when
+    one of them actually waits (`_readers`, `_writers` count them).
+    """
 
     def __init__(self, size: int = DEFAULT_BUFFER_SIZE, overflow: str = "wait") -> None:
         self.buf = _Buffer(size, overflow)
+        self.items = self.buf.items  # the same deque: the hot paths skip one lookup
+        self.size = size
+        self.quick = not self.buf.dropping  # lossless and open: try_put's short path
         self.loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
-        self._last_yield = time.perf_counter()
+        self._readers = 0  # consumers waiting in `get`
+        self._writers = 0  # producers waiting in `put` for room
+        self._yield_by = time.perf_counter() + _LIVE_WITHIN  # a tight producer yields then
 
     @property
     def dropped(self) -> int:
@@ -37,7 +48,7 @@ class AsyncChannel:
     @property
     def pending(self) -> int:
         """Events buffered and not read yet (safe to read from any thread)."""
-        return len(self.buf.items)
+        return len(self.items)
 
     @property
     def never_waits(self) -> bool:
@@ -51,7 +62,8 @@ class AsyncChannel:
             return
         if not self.buf.closed:
             self.buf.add(event)
-            self._readable.set()
+            if self._readers:
+                self._readable.set()
 
     def try_put(self, event: BaseEvent) -> bool:
         """Accept `event` if there is room, without waiting; False if the producer must wait.
@@ -61,18 +73,21 @@ class AsyncChannel:
         False once every _LIVE_WITHIN: the producer then awaits `put`, which gives the
         loop a turn. That is one turn per many chunks, and delivery stays live.
         """
+        items = self.items
+        if self.quick and len(items) < self.size and time.perf_counter() < self._yield_by:
+            items.append(event)
+            if self._readers:
+                self._readable.set()
+            return True
         buf = self.buf
         if buf.closed:
             raise ConsumerGone()
-        if buf.full():
-            return False
-        now = time.perf_counter()
-        if now - self._last_yield > _LIVE_WITHIN:
-            return False
-        buf.add(event)
-        if not self._readable.is_set():
-            self._readable.set()
-        return True
+        if buf.discarding:
+            return True  # accepted and forgotten
+        if buf.dropping and time.perf_counter() < self._yield_by:
+            self.offer(event)  # never full: the oldest chunk makes room
+            return True
+        return False
 
     async def put(self, event: BaseEvent) -> None:
         """Accept `event`, waiting for room; raises ConsumerGone if the consumer left."""
@@ -81,37 +96,47 @@ class AsyncChannel:
         while buf.full() and not buf.closed:
             waited = True
             self._writable.clear()
-            await self._writable.wait()
+            self._writers += 1
+            try:
+                await self._writable.wait()
+            finally:
+                self._writers -= 1
         if buf.closed:
             raise ConsumerGone()
         buf.add(event)
-        if not self._readable.is_set():
+        if self._readers:
             self._readable.set()
         now = time.perf_counter()
-        if waited or now - self._last_yield > _LIVE_WITHIN:
+        if waited or now >= self._yield_by:
             if not waited:  # the loop had no turn for a while: give the consumer one
                 await asyncio.sleep(0)
-            self._last_yield = now
+            self._yield_by = now + _LIVE_WITHIN
 
     def take(self) -> BaseEvent | None:
         """The next event if one is buffered, without waiting."""
-        items = self.buf.items
+        items = self.items
         if not items:
             return None
-        self._writable.set()
+        if self._writers:
+            self._writable.set()
         return items.popleft()
 
     async def get(self) -> BaseEvent | None:
         """The next event, or None once the producer finished and the buffer is empty."""
         buf = self.buf
-        while not buf.items:
+        items = self.items
+        while not items:
             if buf.finished or buf.closed:
                 return None
             self._readable.clear()
-            await self._readable.wait()
-        event = buf.items.popleft()
-        self._writable.set()
-        return event
+            self._readers += 1
+            try:
+                await self._readable.wait()
+            finally:
+                self._readers -= 1
+        if self._writers:
+            self._writable.set()
+        return items.popleft()
 
     def finish(self) -> None:
         self.buf.finished = True
@@ -120,14 +145,16 @@ class AsyncChannel:
     def close(self) -> None:
         """The consumer left: drop what is buffered and make waiting producers give up."""
         self.buf.closed = True
-        self.buf.items.clear()
+        self.quick = False
+        self.items.clear()
         self._writable.set()
         self._readable.set()
 
     def discard(self) -> None:
         """The consumer wants only the result now: accept and forget further events."""
         self.buf.discarding = True
-        self.buf.items.clear()
+        self.quick = False
+        self.items.clear()
         self._writable.set()
 
 
