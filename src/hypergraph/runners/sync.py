@@ -173,12 +173,8 @@ class SyncRunner:
         [2, 4, 6]
         """
         if executor is not None or chunksize is not None:
-            options = RunOptions.build(
-                max_iterations=max_iterations,
-                error_handling=error_handling,
-                event_processors=event_processors,
-                checkpointer=self._checkpointer,
-                workflow_id=workflow_id,  # refused there: items on an executor are not kept
+            options = self._map_options(
+                max_iterations, error_handling, event_processors, workflow_id
             )
             from ..run import executor_map
 
@@ -220,14 +216,8 @@ class SyncRunner:
         """Like `map`, but yields `(index, RunResult)` lazily, in input order, one at a time.
 
         With `executor=`, as chunks finish (the items of a chunk in order)."""
+        options = self._map_options(max_iterations, error_handling, event_processors, workflow_id)
         if executor is not None or chunksize is not None:
-            options = RunOptions.build(
-                max_iterations=max_iterations,
-                error_handling=error_handling,
-                event_processors=event_processors,
-                checkpointer=self._checkpointer,
-                workflow_id=workflow_id,  # refused there: items on an executor are not kept
-            )
             from ..run import executor_map
 
             chunks = chunked_map(
@@ -235,14 +225,6 @@ class SyncRunner:
                 is_async=False,
             )  # fmt: skip
             return executor_map.iter_sync(chunks)
-        options = RunOptions.build(
-            cache=self._cache,
-            max_iterations=max_iterations,
-            error_handling=error_handling,
-            event_processors=event_processors,
-            checkpointer=self._checkpointer,
-            workflow_id=workflow_id,
-        )
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
         if not options.event_processors and options.cache is None and options.checkpointer is None:
@@ -271,6 +253,23 @@ class SyncRunner:
                 dispatcher.shutdown()
 
         return counted(results(), display)
+
+    def _map_options(
+        self,
+        max_iterations: int | None,
+        error_handling: ErrorHandling,
+        event_processors: Iterable[object] | None,
+        workflow_id: str | None,
+    ) -> RunOptions:
+        # (On an executor, a workflow_id is refused: items there are not checkpointed.)
+        return RunOptions.build(
+            cache=self._cache,
+            max_iterations=max_iterations,
+            error_handling=error_handling,
+            event_processors=event_processors,
+            checkpointer=self._checkpointer,
+            workflow_id=workflow_id,
+        )
 
     def stop(self, run_id: str) -> None:
         """Ask the run `run_id` to stop: nothing new starts; streaming nodes close."""
