@@ -79,9 +79,9 @@ def resume_values(
     or mistyped answer would otherwise approve a question nobody saw), a name that also
     starts a loop is the answer, and answers alone stand for the stored inputs.
     """
-    record = cp.get(workflow_id) if workflow_id else None
-    pending = _pending(record, graph._plan) if record is not None else {}
     plan = graph._plan
+    record = cp.get(workflow_id) if workflow_id else None
+    pending = _pending(record, plan) if record is not None else {}
     values, answers = split_answers(plan, values, graph.inputs.all, pending)
     if pending:
         for key in answers:

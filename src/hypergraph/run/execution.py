@@ -323,7 +323,7 @@ class Execution:
                     multi = node.multi_target
                     decision = targets if multi else (targets[0] if targets else END)
                     self.emit(RouteDecisionEvent(**self._node_fields(i), decision=decision))
-                    self.emit(NodeEndEvent(**self._ended_fields(i)))
+                    self.emit(self.node_end_event(i, {}, False))
                 return self._step(self.sched.finish_gate, i, targets)
             outputs = result if isinstance(node, GraphNode) else shape_outputs(node, result)
         except NodeOutputError as exc:
@@ -355,7 +355,7 @@ class Execution:
         if self.durable is not None:  # not a step: it runs again on resume; its chunks stay
             self.durable.flush(i, self.nodes[i].name)
         if self.events:
-            self.emit(NodeEndEvent(**self._ended_fields(i)))
+            self.emit(self.node_end_event(i, {}, False))
         return self._step(self.sched.fail, i)
 
     def answer(self, i: int) -> list[int] | None:
@@ -388,7 +388,7 @@ class Execution:
             self.pauses = []
         self.pauses.extend(pauses)
         if self.events:
-            self.emit(NodeEndEvent(**self._ended_fields(i)))
+            self.emit(self.node_end_event(i, {}, False))
         return self._step(self.sched.suspend, i)
 
     def _step(self, step: Callable[..., list[int]], *args: Any) -> list[int]:
