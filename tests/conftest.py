@@ -10,6 +10,9 @@ import pytest
 
 from hypergraph import AsyncRunner, Graph, RunResult, SyncRunner
 
+# The stand-in LLM server and a client of each SDK: `server`, `claude`, `gpt`.
+pytest_plugins = ["llm_clients"]
+
 T = TypeVar("T")
 ASYNC_TIMEOUT = 10.0
 

@@ -28,26 +28,6 @@ CHAT_MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "
 WAIT = 5.0
 
 
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
-@pytest.fixture
-def claude(server: LLMServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(
-        base_url=server.anthropic_base_url, api_key="test", max_retries=0
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def gpt(server: LLMServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0) as client:
-        yield client
-
-
 # Each API's text tokens as the SDK hands them to a consumer, inside the SDK's own
 # stream context manager (leaving it closes the HTTP response).
 

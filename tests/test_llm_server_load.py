@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.timeout(30)
 
 MODEL = "stand-in-test-model"
 WAIT = 5.0
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
 
 
 def post(port: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:

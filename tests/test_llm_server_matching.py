@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -22,26 +21,6 @@ pytestmark = pytest.mark.timeout(30)
 
 MODEL = "stand-in-test-model"
 WAIT = 5.0
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
-@pytest.fixture
-def claude(server: LLMServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(
-        base_url=server.anthropic_base_url, api_key="test", max_retries=0
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def gpt(server: LLMServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0) as client:
-        yield client
 
 
 def ask(client: openai.OpenAI, question: str) -> str:

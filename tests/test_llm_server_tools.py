@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -49,26 +49,6 @@ RESPONSES_TOOLS: list[Any] = [
         "strict": False,
     }
 ]
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
-@pytest.fixture
-def claude(server: LLMServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(
-        base_url=server.anthropic_base_url, api_key="test", max_retries=0
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def gpt(server: LLMServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0) as client:
-        yield client
 
 
 # What one reply looked like through an SDK: its text, its tool calls as

@@ -65,12 +65,6 @@ GENERATORS = [p for p in SCENARIOS if p.values[2] != CTX]
 SYNC_CLIENTS = [p for p in SCENARIOS if p.values[2] != AGEN]
 
 
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
 # -- each API's text tokens, as the SDK hands them over (inside its stream context) ---------
 
 
