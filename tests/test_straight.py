@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import run_async
-from graphs import chains, composition, failures, loops, routing
+from graphs import chains, composition, failures, routing
 from hypergraph import (
     AsyncRunner,
     FunctionNode,
@@ -212,7 +212,6 @@ class _Custom(FunctionNode):
 @pytest.mark.parametrize(
     ("graph", "why"),
     [
-        (loops.counter_loop([]), "cycle"),
         (Graph([tokens]), "'tokens' streams"),
         (Graph([with_context]), "'with_context' streams, takes a NodeContext"),
         (Graph([guarded]), "has a policy"),
@@ -223,7 +222,7 @@ class _Custom(FunctionNode):
             "graph node 'inner': node 'tokens'",
         ),
     ],
-    ids=["cycle", "generator", "context", "policy", "unknown-type", "order", "inner"],
+    ids=["generator", "context", "policy", "unknown-type", "order", "inner"],
 )
 def test_graphs_the_straight_line_path_cannot_express_fall_back_and_say_why(
     graph: Graph, why: str

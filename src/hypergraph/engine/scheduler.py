@@ -46,6 +46,18 @@ Completion = tuple[str, int, Any]
 ("suspend", i, None)."""
 
 
+def loop_error(node: str, max_iterations: int) -> InfiniteLoopError:
+    """The error of a run whose node `node` would run more than `max_iterations` times."""
+    return InfiniteLoopError(
+        f"Node '{node}' would run more than max_iterations={max_iterations} "
+        "times; the cycle it is in does not stop.\n"
+        "How to fix: check the gate that should END the cycle, or pass a larger "
+        "max_iterations to run() if the loop really needs more rounds.",
+        node=node,
+        max_iterations=max_iterations,
+    )
+
+
 class SchedulerState:
     """A saved scheduler state (see `Scheduler.snapshot`); treat it as read-only."""
 
@@ -288,14 +300,7 @@ class Scheduler:
                 self._leave(i)  # its producer can no longer run and it has no default
                 return
         if self.runs[i] >= self.max_iterations:
-            raise InfiniteLoopError(
-                f"Node '{node.name}' would run more than max_iterations={self.max_iterations} "
-                "times; the cycle it is in does not stop.\n"
-                "How to fix: check the gate that should END the cycle, or pass a larger "
-                "max_iterations to run() if the loop really needs more rounds.",
-                node=node.name,
-                max_iterations=self.max_iterations,
-            )
+            raise loop_error(node.name, self.max_iterations)
         self.busy[i] = True
         self._ready.append(i)
 

@@ -21,17 +21,19 @@ import heapq
 import keyword
 import math
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._introspect import fresh_copy
-from ..engine.plan import NO_DEFAULT, Plan
+from ..engine.plan import NO_DEFAULT, CycleOrder, Plan
+from ..engine.scheduler import loop_error
 from ..events.types import RunStatus
 from ..graph.graph import Graph
 from ..nodes.function import FunctionNode
 from ..nodes.gate import IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode, map_items
 from ..run.execution import merge_inputs, new_id, note_origin, shape_outputs
+from ..run.options import DEFAULT_MAX_ITERATIONS
 from ..run.result import PauseInfo, RunResult
 
 enabled = True
@@ -120,18 +122,31 @@ class StraightResult(RunResult):
 class Straight:
     """One graph compiled for one kind of run (sync or async, raise or continue)."""
 
-    __slots__ = ("certain", "fn", "plan", "raises", "source")
+    __slots__ = ("certain", "cycle", "fn", "plan", "raises", "seeds", "source")
 
     def __init__(
-        self, fn: Callable[..., Any], source: str, plan: Plan, raises: bool, certain: frozenset[str]
+        self,
+        fn: Callable[..., Any],
+        source: str,
+        plan: Plan,
+        raises: bool,
+        certain: frozenset[str],
+        cycle: frozenset[str] | None = None,
+        seeds: frozenset[str] = frozenset(),
     ) -> None:
         self.fn = fn
-        """fn(start_values, path="") -> outputs (raise) or (outputs, first error) (continue)."""
+        """fn(start_values, path="") -> outputs (raise) or (outputs, first error) (continue);
+        with a cycle, fn(start_values, path, max_iterations)."""
         self.source = source
         self.plan = plan  # what the loop watchdog reads
         self.raises = raises
         self.certain = certain
         """Outputs that are always there after a run that did not fail."""
+        self.cycle = cycle
+        """The names the graph's cycle writes (None without one). Which of them a run gives
+        decides where the cycle starts, so each such set gets its own function."""
+        self.seeds = seeds
+        """The names of `cycle` this function was written for."""
 
 
 class _Unfit(Exception):
@@ -154,9 +169,24 @@ def run_sync(
     if compiled is None:
         return None
     start = graph._start_values(merge_inputs(values, inputs))
-    if compiled.raises:
-        return _completed(compiled.fn(start))
-    return _result(*compiled.fn(start))
+    if compiled.cycle is None:
+        out = compiled.fn(start)
+    else:
+        compiled = _for_seeds(graph, compiled, start)
+        if compiled is None:
+            return None
+        out = compiled.fn(start, "", max_iterations or DEFAULT_MAX_ITERATIONS)
+    return _completed(out) if compiled.raises else _result(*out)
+
+
+def _for_seeds(graph: Graph, compiled: Straight, start: dict[str, Any]) -> Straight | None:
+    """The function of a graph with a cycle for the names of the cycle that `start` gives."""
+    assert compiled.cycle is not None
+    seeds = compiled.cycle.intersection(start)
+    if seeds == compiled.seeds:
+        return compiled
+    found = _get(graph, False, compiled.raises, seeds)
+    return None if isinstance(found, str) else found
 
 
 async def run_async(
@@ -191,8 +221,8 @@ def map_sync(
 ) -> Iterator[tuple[int, RunResult]] | None:
     """The items of `SyncRunner.map_iter` (already checked) on the straight-line path."""
     compiled = _compiled(graph, False, error_handling, max_iterations)
-    if compiled is None:
-        return None
+    if compiled is None or compiled.cycle is not None:
+        return None  # (a cycle: each item may seed it differently; the general path)
     return _map_items(compiled, items)
 
 
@@ -272,17 +302,21 @@ def _positive(value: object) -> bool:
     return type(value) is int and value >= 1
 
 
-def _get(graph: Graph, is_async: bool, raises: bool) -> Straight | str:
-    """The graph's compiled function for this kind of run (made once), or why it has none."""
+def _get(
+    graph: Graph, is_async: bool, raises: bool, seeds: frozenset[str] | None = None
+) -> Straight | str:
+    """The graph's compiled function for this kind of run (made once), or why it has none.
+    With a cycle, `seeds` are the names of the cycle a run gives (None: the ones every run
+    gives, its required and bound inputs)."""
     cache = graph.__dict__.get("_straight")
     if cache is None or cache[0] is not graph:  # a derived graph starts with a copied dict
         cache = graph.__dict__["_straight"] = (graph, {})
-    found: dict[tuple[bool, bool], Straight | str] = cache[1]
-    key = (is_async, raises)
+    found: dict[tuple[bool, bool, frozenset[str] | None], Straight | str] = cache[1]
+    key = (is_async, raises, seeds)
     compiled = found.get(key)
     if compiled is None:
         try:
-            compiled = _Writer(graph, is_async, raises).compile()
+            compiled = _Writer(graph, is_async, raises, seeds).compile()
         except _Unfit as why:
             compiled = str(why)
         found[key] = compiled
@@ -364,11 +398,14 @@ def _literal(value: object) -> str | None:
 class _Writer:
     """Writes the straight-line function of one graph for one kind of run."""
 
-    def __init__(self, graph: Graph, is_async: bool, raises: bool) -> None:
+    def __init__(
+        self, graph: Graph, is_async: bool, raises: bool, seeds: frozenset[str] | None = None
+    ) -> None:
         self.graph = graph
         self.plan = graph._plan
         self.is_async = is_async
         self.raises = raises
+        self.seeds = seeds
         self.names: dict[str, str] = {}  # value name -> local variable
         self.env: dict[str, Any] = {
             "_NOTHING": _NOTHING,
@@ -383,13 +420,17 @@ class _Writer:
         self.unset: set[str] = set()  # locals that start as _NOTHING
         self.runs: list[int] = [_NO] * len(self.plan.nodes)
         self.uses_chosen = False
+        self.order: CycleOrder  # the order of the graph's cycle, if it has one
 
     # -- checks --------------------------------------------------------------------------
 
-    def _check(self) -> list[int]:
+    def _check(self) -> tuple[list[int], list[int], list[int]]:
+        """The nodes in the order they run: before the cycle, in it (one round), after it."""
         plan, graph = self.plan, self.graph
-        if plan.cycle_units:
-            raise _Unfit("it has a cycle (cycles run on the general path)")
+        if len(plan.cycle_units) > 1:
+            raise _Unfit("it has more than one cycle (they run on the general path)")
+        if plan.cycle_units and self.is_async:
+            raise _Unfit("it has a cycle, and AsyncRunner runs cycles on the general path")
         if not self.is_async and graph.has_async_nodes:
             raise _Unfit("it has async nodes, which SyncRunner refuses")
         for i, node in enumerate(plan.nodes):
@@ -400,6 +441,8 @@ class _Writer:
                     raise _Unfit(
                         f"graph node '{node.name}' maps: AsyncRunner runs its items at once"
                     )
+                if plan.cyclic[i] or node.graph.has_cycles:
+                    raise _Unfit(f"graph node '{node.name}' is in a cycle or has one")
                 inner = _get(node.graph, self.is_async, self.raises)
                 if isinstance(inner, str):
                     raise _Unfit(f"graph node '{node.name}': {inner}")
@@ -408,7 +451,9 @@ class _Writer:
                 if kind not in (FunctionNode, RouteNode, IfElseNode):
                     what = f"is {'an' if kind.__name__[0] in 'AEIOU' else 'a'} {kind.__name__}"
                 raise _Unfit(f"node '{node.name}' {what}")
-        order = _topological(plan)
+        if plan.cycle_units:
+            return self._cycle_order(plan.cycle_units[0])
+        order = _topological(plan, range(len(plan.nodes)))
         # SyncRunner runs the lowest ready node first: with nodes listed out of order, a
         # node left unrun can release a later one early. Without skips the order is fixed.
         skips = any(plan.is_gate) or not self.raises
@@ -416,46 +461,105 @@ class _Writer:
             raise _Unfit("its nodes are not listed in an order they can run in")
         if self.is_async:
             _check_sequential(plan, order)
-        return order
+        return order, [], []
+
+    def _cycle_order(self, u: int) -> tuple[list[int], list[int], list[int]]:
+        """SyncRunner runs the nodes upstream of the cycle first, then the cycle, then what
+        is downstream of it, if: the cycle's members run in one fixed order in each round
+        (each member after all the ones before it: so only one is ever ready), and every
+        node upstream is listed before the cycle (so SyncRunner, which runs the lowest
+        ready node first, runs them all before any member)."""
+        plan = self.plan
+        members = plan.units[u]
+        inside = set(members)
+        written = plan.produced_in[u]
+        for i, node in enumerate(plan.nodes):
+            if i not in inside and not written.isdisjoint(node.outputs):
+                raise _Unfit(f"node '{node.name}' writes a value its cycle writes too")
+        down: set[int] = set()
+        todo = list(members)
+        while todo:
+            for s in plan.succs[todo.pop()]:
+                if s not in inside and s not in down:
+                    down.add(s)
+                    todo.append(s)
+        before = _topological(plan, [i for i in range(len(plan.nodes)) if i not in inside | down])
+        after = _topological(plan, sorted(down))
+        if (
+            before != sorted(before)
+            or after != sorted(after)
+            or max(before, default=-1) > min(members)
+        ):
+            raise _Unfit("its nodes are not listed in an order they can run in")
+        if self.seeds is None:  # the run's required and bound inputs
+            spec = self.graph.inputs
+            self.seeds = written.intersection((*spec.required, *spec.bound))
+        self.order = order = plan.cycle_order(u, self.seeds)
+        chain = sorted(members, key=lambda m: len(order.ancestors[m]))
+        for k, m in enumerate(chain):
+            if order.ancestors[m] != frozenset(chain[:k]):
+                other = next(plan.nodes[o].name for o in chain[:k] if o not in order.ancestors[m])
+                raise _Unfit(
+                    f"nodes '{other}' and '{plan.nodes[m].name}' of its cycle do not depend on "
+                    "each other (such cycles run on the general path)"
+                )
+        return before, chain, after
 
     # -- the function --------------------------------------------------------------------
 
     def compile(self) -> Straight:
-        order = self._check()
+        before, cycle, after = self._check()
         graph, plan = self.graph, self.plan
         spec = graph.inputs
-        given_later = set(spec.required) | set(spec.bound)
-        for name in spec.all:
+        given_later = set(spec.required) | set(spec.bound) | (self.seeds or set())
+        read = (*spec.all, *sorted(given_later.difference(spec.all)))  # seeds of the cycle too
+        for name in read:
             self.avail[name] = _YES if name in given_later else _MAYBE
         body: list[str] = []
         self.lines = body
-        for i in order:
+        for i in before:
             self._node(i)
+        if cycle:
+            self._cycle(cycle)
+            if after and not self.raises:  # a run that reached max_iterations ends there
+                body.append("if not _halted:")
+                self.lines = []
+        for i in after:
+            self._node(i)
+        if self.lines is not body:
+            body += ["    " + line for line in self.lines]
         head: list[str] = []
-        for name in spec.all:
+        for name in read:
             if any(name in n.inputs for n in plan.nodes) or name in graph.outputs:
                 var = self._var(name)
                 if name in given_later:
                     head.append(f"{var} = _values[{name!r}]")
                 else:
                     head.append(f"{var} = _values.get({name!r}, _NOTHING)")
-        for name in sorted(self.unset - set(spec.all)):
+        for name in sorted(self.unset.difference(read)):
             head.append(f"{self._var(name)} = _NOTHING")
         if self.uses_chosen:
             head.append("_chosen = set()  # the nodes a gate chose")
         if not self.raises:
             head.append("_failed = set()  # the values a failed node did not write")
             head.append("_error = None  # the run's first error")
+            if cycle:
+                head.append("_halted = False  # max_iterations was reached")
         tail, certain = self._result()
         fname = "run_" + (graph.name if graph.name and _safe(graph.name) else "graph")
         prefix = "async def" if self.is_async else "def"
-        lines = [f'{prefix} {fname}(_values, _path=""):']
+        limit = ", _max=1000" if cycle else ""
+        lines = [f'{prefix} {fname}(_values, _path=""{limit}):']
         lines += ["    " + line for line in (*head, *body, *tail)]
         text = "\n".join(lines) + "\n"
         code = compile(text, f"<hypergraph straight-line {fname}>", "exec")
         namespace = dict(self.env)
         exec(code, namespace)
-        return Straight(namespace[fname], text, plan, self.raises, certain)
+        if not cycle:
+            return Straight(namespace[fname], text, plan, self.raises, certain)
+        written = plan.produced_in[plan.unit_of[cycle[0]]]
+        assert self.seeds is not None
+        return Straight(namespace[fname], text, plan, self.raises, certain, written, self.seeds)
 
     def _result(self) -> tuple[list[str], frozenset[str]]:
         outputs = self.graph.outputs
@@ -564,6 +668,140 @@ class _Writer:
             if before == _NO:
                 self.unset.add(name)
 
+    # -- the cycle -----------------------------------------------------------------------
+
+    def _cycle(self, chain: list[int]) -> None:
+        """The cycle, as SyncRunner runs it: round after round, each member that is due
+        (pending) runs or lets the round go on, in `chain` order. A write along a forward
+        edge makes its reader due in this round, along a back edge in the next one; a
+        member already due stays as it is (Scheduler._due)."""
+        plan, out = self.plan, self.lines
+        written = plan.produced_in[plan.unit_of[chain[0]]]
+        for name in sorted(written):
+            if self.avail.get(name, _NO) != _YES:
+                self.avail[name] = _MAYBE
+                self.fail_only.discard(name)
+                if name not in self.graph.inputs.all:
+                    self.unset.add(name)
+        if not self.raises:
+            self.failed.update(written)
+        for m in chain:
+            self.runs[m] = _MAYBE
+            self.uses_chosen = self.uses_chosen or plan.gated[m] or plan.is_gate[m]
+        due = [self._local("_due", m) for m in chain]
+        later = [self._local("_next", m) for m in chain]
+        runs = [self._local("_runs", m) for m in chain]
+        names = " -> ".join(repr(plan.nodes[m].name) for m in chain)
+        out.append(f"# cycle {names}: a round runs each member that is due, in this order")
+        out.append(f"{' = '.join(due)} = True  # in the first round, every member is due")
+        out.append(f"{' = '.join(later)} = False  # due in the next round")
+        out.append(f"{' = '.join(runs)} = 0")
+        out.append("while True:")
+        for m in chain:
+            self.lines = []
+            self._member(m)
+            out += ["    " + line for line in self.lines]
+        out.append(f"    if not ({' or '.join(later)}):")
+        out.append("        break  # nothing is due: the cycle is over")
+        out.append(f"    {', '.join(due)} = {', '.join(later)}")
+        out.append(f"    {' = '.join(later)} = False")
+        self.lines = out
+
+    def _local(self, prefix: str, i: int) -> str:
+        name = self.plan.nodes[i].name
+        return f"{prefix}_{name}" if _safe(name) else f"{prefix}{i}"
+
+    def _member(self, i: int) -> None:
+        """One member of the cycle: if it is due, it runs or is let go (Scheduler._decide)."""
+        plan, out = self.plan, self.lines
+        node = plan.nodes[i]
+        order = self.order
+        due, runs = self._local("_due", i), self._local("_runs", i)
+        out.append(f"# {'gate' if plan.is_gate[i] else 'node'} {node.name!r}")
+        out.append(f"if {due}:")
+        out.append(f"    {due} = False")
+        clauses: list[tuple[str, str]] = []
+        if plan.gated[i]:
+            unchosen = f"{node.name!r} not in _chosen"
+            if i not in order.forward_gated:  # its gate is behind it: the first time, it runs
+                unchosen += f" and {runs}"
+            clauses.append((unchosen, "pass  # no gate chose it"))
+        propagate = f"_failed.update({node.outputs!r})" if node.outputs else "pass"
+        never = False
+        for name, _param, default, _copied in plan.arg_specs[i]:
+            if name in self.failed:
+                clauses.append((f"{name!r} in _failed", f"{propagate}  # it needs a failed value"))
+            state = self.avail.get(name, _NO)
+            if default is NO_DEFAULT and state == _NO:
+                never = True
+                break
+            if default is NO_DEFAULT and state == _MAYBE:
+                clauses.append((f"{self._var(name)} is _NOTHING", f"pass  # no {name!r}"))
+        body: list[str] = []
+        for k, (cond, action) in enumerate(clauses):
+            body += [f"{'if' if k == 0 else 'elif'} {cond}:", f"    {action}"]
+        if not never:
+            run = self._member_run(i)
+            if clauses:
+                body += ["else:", *("    " + line for line in run)]
+            else:
+                body += run
+        elif not clauses:
+            body.append("pass  # an input it needs is never there")
+        if plan.gated[i]:
+            body.append(f"_chosen.discard({node.name!r})")
+        out += ["    " + line for line in body]
+
+    def _member_run(self, i: int) -> list[str]:
+        plan = self.plan
+        node = plan.nodes[i]
+        runs = self._local("_runs", i)
+        if self.raises:
+            limit = [f"    raise _loop_error({node.name!r}, _max)"]
+        else:
+            limit = [
+                "    if _error is None:",
+                f"        _error = _loop_error({node.name!r}, _max)",
+                "    _halted = True",
+                "    break",
+            ]
+        self.env["_loop_error"] = loop_error
+        lines = [f"if {runs} >= _max:", *limit, f"{runs} += 1"]
+        call = self._call(i, keep=True)
+        lines += ["try:", *("    " + line for line in call), "except Exception as _exc:"]
+        lines.append(f"    _note(_exc, _path + {node.name!r})")
+        triggers = self._triggers(i)
+        if self.raises:
+            return [*lines, "    raise", *triggers]
+        lines += ["    if _error is None:", "        _error = _exc"]
+        if node.outputs:
+            lines.append(f"    _failed.update({node.outputs!r})")
+        if triggers:
+            lines += ["else:", *("    " + line for line in triggers)]
+        return lines
+
+    def _triggers(self, i: int) -> list[str]:
+        """What member `i`'s run makes due: the members reading what it wrote, or, for a
+        gate, the members it chose."""
+        plan, order = self.plan, self.order
+        members = plan.units[plan.unit_of[i]]
+        if plan.is_gate[i]:
+            targets = [t for t in plan.gate_targets[i] if t in members and t != i]
+        else:
+            targets = list(plan.cycle_consumers[i])
+        lines = []
+        for t in targets:
+            due, later = self._local("_due", t), self._local("_next", t)
+            if (i, t) in order.back:
+                flag, unless, when = later, due, "the next round"
+            else:
+                flag, unless, when = due, later, "this round"
+            cond = f"not {unless}"
+            if plan.is_gate[i]:
+                cond = f"{plan.nodes[t].name!r} in _c and {cond}"
+            lines += [f"if {cond}:", f"    {flag} = True  # {plan.nodes[t].name!r} runs {when}"]
+        return lines
+
     def _inner_certain(self, node: GraphNode, outer: str) -> bool:
         if node.map_params:
             return True  # every output is a list, one entry per item
@@ -589,7 +827,9 @@ class _Writer:
             args.append((param, expr))
         return args
 
-    def _call(self, i: int) -> list[str]:
+    def _call(self, i: int, keep: bool = False) -> list[str]:
+        """The lines that call node `i` and write its outputs (`keep`: a gate's choice is
+        kept in `_c` too)."""
         node = self.plan.nodes[i]
         args = self._args(i)
         if isinstance(node, GraphNode):
@@ -614,6 +854,8 @@ class _Writer:
             if not self.plan.gate_targets[i]:  # END (or targets outside this graph) only
                 return [f"{decide}({call})  # checks the decision; it chooses no node here"]
             self.uses_chosen = True
+            if keep:
+                return [f"_c = {decide}({call})", "_chosen.update(_c)"]
             return [f"_chosen.update({decide}({call}))"]
         outputs = node.outputs
         if not outputs:
@@ -680,20 +922,22 @@ def _positional(func: Callable[..., Any], params: list[str]) -> bool:
     return list(names) == params and not code.co_kwonlyargcount
 
 
-def _topological(plan: Plan) -> list[int]:
-    """Kahn's order, lowest index first: the order SyncRunner runs a DAG in when every
-    node that can run does."""
-    waiting = [len(p) for p in plan.preds]
-    ready = [i for i, w in enumerate(waiting) if w == 0]
+def _topological(plan: Plan, nodes: Iterable[int]) -> list[int]:
+    """Kahn's order of `nodes` (a DAG; their other predecessors have run), lowest index
+    first: the order SyncRunner runs them in when every node that can run does."""
+    inside = set(nodes)
+    waiting = {i: sum(p in inside for p in plan.preds[i]) for i in inside}
+    ready = [i for i, w in waiting.items() if w == 0]
     heapq.heapify(ready)
     order: list[int] = []
     while ready:
         i = heapq.heappop(ready)
         order.append(i)
         for s in plan.succs[i]:
-            waiting[s] -= 1
-            if waiting[s] == 0:
-                heapq.heappush(ready, s)
+            if s in inside:
+                waiting[s] -= 1
+                if waiting[s] == 0:
+                    heapq.heappush(ready, s)
     return order
 
 
