@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -72,8 +73,31 @@ class RunResult:
 class MapResult(Sequence[RunResult]):
     """The runs of `runner.map`, in item order: `result["y"]` is the list of `y` per item."""
 
+    _rows: list[dict[str, Any]]
+    _errors: list[BaseException | None] | None
+    _make: Callable[[dict[str, Any], BaseException | None], RunResult]
+
     def __init__(self, results: Sequence[RunResult]) -> None:
         self._results = tuple(results)
+
+    @classmethod
+    def of_values(
+        cls,
+        rows: list[dict[str, Any]],
+        errors: list[BaseException | None] | None,
+        make: Callable[[dict[str, Any], BaseException | None], RunResult],
+    ) -> MapResult:
+        """The map whose item k has the values `rows[k]` and failed with `errors[k]` (no
+        errors: every item completed). Its RunResults are made by `make` when first read:
+        reading a column (`result["y"]`) of a large map makes none."""
+        mapped = cls.__new__(cls)
+        mapped._rows, mapped._errors, mapped._make = rows, errors, make
+        return mapped
+
+    @functools.cached_property
+    def _results(self) -> tuple[RunResult, ...]:  # made from the rows of `of_values`
+        errors = self._errors or [None] * len(self._rows)
+        return tuple(map(self._make, self._rows, errors))
 
     @overload
     def __getitem__(self, key: int) -> RunResult: ...
@@ -83,10 +107,14 @@ class MapResult(Sequence[RunResult]):
     def __getitem__(self, key: str) -> list[Any]: ...
     def __getitem__(self, key: int | slice | str) -> Any:
         if isinstance(key, str):
+            if "_results" not in self.__dict__:
+                return [row.get(key) for row in self._rows]
             return [r.values.get(key) for r in self._results]
         return self._results[key]
 
     def __len__(self) -> int:
+        if "_results" not in self.__dict__:
+            return len(self._rows)
         return len(self._results)
 
     def __iter__(self) -> Iterator[RunResult]:
@@ -97,6 +125,11 @@ class MapResult(Sequence[RunResult]):
         """COMPLETED if every item completed; STOPPED if the map was stopped (items it
         did not start are STOPPED too); PAUSED if an item waits for an answer; else
         FAILED if every item failed, or PARTIAL."""
+        if "_results" not in self.__dict__:  # made by of_values: completed or failed
+            failed = len(self._rows) - self._errors.count(None) if self._errors else 0
+            if not failed:
+                return RunStatus.COMPLETED
+            return RunStatus.FAILED if failed == len(self._rows) else RunStatus.PARTIAL
         statuses = [r.status for r in self._results]
         if RunStatus.STOPPED in statuses:
             return RunStatus.STOPPED

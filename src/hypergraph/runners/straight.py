@@ -34,7 +34,7 @@ from ..nodes.gate import IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode, map_items
 from ..run.execution import merge_inputs, new_id, note_origin, shape_outputs
 from ..run.options import DEFAULT_MAX_ITERATIONS
-from ..run.result import PauseInfo, RunResult
+from ..run.result import MapResult, PauseInfo, RunResult
 
 enabled = True
 """False sends every run down the general path (the parity tests compare both)."""
@@ -218,12 +218,39 @@ async def run_async(
 
 def map_sync(
     graph: Graph, items: list[dict[str, Any]], error_handling: str, max_iterations: object
-) -> Iterator[tuple[int, RunResult]] | None:
+) -> MapItems | None:
     """The items of `SyncRunner.map_iter` (already checked) on the straight-line path."""
     compiled = _compiled(graph, False, error_handling, max_iterations)
     if compiled is None or compiled.cycle is not None:
         return None  # (a cycle: each item may seed it differently; the general path)
-    return _map_items(compiled, items)
+    return MapItems(compiled, items)
+
+
+class MapItems(Iterator[tuple[int, RunResult]]):
+    """The items of a SyncRunner map on the straight-line path: yielded one at a time
+    (`map_iter`), or run all at once into a MapResult (`map`) that makes its RunResults
+    only when they are read."""
+
+    def __init__(self, compiled: Straight, items: list[dict[str, Any]]) -> None:
+        self._compiled = compiled
+        self._items = items
+        self._running: Iterator[tuple[int, RunResult]] | None = None
+
+    def __next__(self) -> tuple[int, RunResult]:
+        if self._running is None:
+            self._running = _map_items(self._compiled, self._items)
+        return next(self._running)
+
+    def mapped(self) -> MapResult:
+        """Every item, run in order (the first error raised, with "raise")."""
+        assert self._running is None, "the items are being iterated already"
+        fn, items = self._compiled.fn, self._items
+        if self._compiled.raises:
+            return MapResult.of_values([fn(item) for item in items], None, _result)
+        pairs = [fn(item) for item in items]
+        errors = [error for _, error in pairs]
+        rows = [values for values, _ in pairs]
+        return MapResult.of_values(rows, errors if any(errors) else None, _result)
 
 
 def _map_items(compiled: Straight, items: list[dict[str, Any]]) -> Iterator[tuple[int, RunResult]]:

@@ -195,6 +195,8 @@ class SyncRunner:
             workflow_id=workflow_id,
             **inputs,
         )
+        if isinstance(items, straight.MapItems):
+            return items.mapped()
         return MapResult([result for _, result in items])
 
     def map_iter(
