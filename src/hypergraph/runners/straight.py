@@ -168,25 +168,34 @@ def run_sync(
     compiled = _compiled(graph, False, error_handling, max_iterations)
     if compiled is None:
         return None
-    start = graph._start_values(merge_inputs(values, inputs))
-    if compiled.cycle is None:
-        out = compiled.fn(start)
-    else:
-        compiled = _for_seeds(graph, compiled, start)
-        if compiled is None:
-            return None
-        out = compiled.fn(start, "", max_iterations or DEFAULT_MAX_ITERATIONS)
+    prepared = _prepare(graph, compiled, values, inputs, max_iterations, False)
+    if prepared is None:
+        return None
+    compiled, args = prepared
+    out = compiled.fn(*args)
     return _completed(out) if compiled.raises else _result(*out)
 
 
-def _for_seeds(graph: Graph, compiled: Straight, start: dict[str, Any]) -> Straight | None:
-    """The function of a graph with a cycle for the names of the cycle that `start` gives."""
-    assert compiled.cycle is not None
+def _prepare(
+    graph: Graph,
+    compiled: Straight,
+    values: Mapping[str, Any] | None,
+    inputs: dict[str, Any],
+    max_iterations: object,
+    is_async: bool,
+) -> tuple[Straight, tuple[Any, ...]] | None:
+    """The function for this run and its arguments; with a cycle, the function written for
+    the names of the cycle the run gives (None if that one cannot be written)."""
+    start = graph._start_values(merge_inputs(values, inputs))
+    if compiled.cycle is None:
+        return compiled, (start,)
     seeds = compiled.cycle.intersection(start)
-    if seeds == compiled.seeds:
-        return compiled
-    found = _get(graph, False, compiled.raises, seeds)
-    return None if isinstance(found, str) else found
+    if seeds != compiled.seeds:
+        found = _get(graph, is_async, compiled.raises, seeds)
+        if isinstance(found, str):
+            return None
+        compiled = found
+    return compiled, (start, "", max_iterations or DEFAULT_MAX_ITERATIONS)
 
 
 async def run_async(
@@ -203,17 +212,19 @@ async def run_async(
     compiled = _compiled(graph, True, error_handling, max_iterations)
     if compiled is None:
         return None
-    start = graph._start_values(merge_inputs(values, inputs))
+    prepared = _prepare(graph, compiled, values, inputs, max_iterations, True)
+    if prepared is None:
+        return None
+    compiled, args = prepared
     from . import watchdog  # loads asyncio: only once an async run starts
 
     watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
     watchdog.watch(watched)
     try:
-        if compiled.raises:
-            return _completed(await compiled.fn(start))
-        return _result(*await compiled.fn(start))
+        out = await compiled.fn(*args)
     finally:
         watchdog.unwatch(watched)
+    return _completed(out) if compiled.raises else _result(*out)
 
 
 def map_sync(
@@ -456,8 +467,6 @@ class _Writer:
         plan, graph = self.plan, self.graph
         if len(plan.cycle_units) > 1:
             raise _Unfit("it has more than one cycle (they run on the general path)")
-        if plan.cycle_units and self.is_async:
-            raise _Unfit("it has a cycle, and AsyncRunner runs cycles on the general path")
         if not self.is_async and graph.has_async_nodes:
             raise _Unfit("it has async nodes, which SyncRunner refuses")
         for i, node in enumerate(plan.nodes):
@@ -491,11 +500,12 @@ class _Writer:
         return order, [], []
 
     def _cycle_order(self, u: int) -> tuple[list[int], list[int], list[int]]:
-        """SyncRunner runs the nodes upstream of the cycle first, then the cycle, then what
+        """The runners run the nodes upstream of the cycle first, then the cycle, then what
         is downstream of it, if: the cycle's members run in one fixed order in each round
-        (each member after all the ones before it: so only one is ever ready), and every
-        node upstream is listed before the cycle (so SyncRunner, which runs the lowest
-        ready node first, runs them all before any member)."""
+        (each member after all the ones before it: so only one is ever ready), and, for
+        SyncRunner, which runs the lowest ready node first, every node upstream is listed
+        before the cycle; for AsyncRunner, which starts every ready node at once, no two
+        nodes can ever be ready together."""
         plan = self.plan
         members = plan.units[u]
         inside = set(members)
@@ -512,11 +522,8 @@ class _Writer:
                     todo.append(s)
         before = _topological(plan, [i for i in range(len(plan.nodes)) if i not in inside | down])
         after = _topological(plan, sorted(down))
-        if (
-            before != sorted(before)
-            or after != sorted(after)
-            or max(before, default=-1) > min(members)
-        ):
+        listed = before == sorted(before) and after == sorted(after)
+        if not self.is_async and not (listed and max(before, default=-1) < min(members)):
             raise _Unfit("its nodes are not listed in an order they can run in")
         if self.seeds is None:  # the run's required and bound inputs
             spec = self.graph.inputs
@@ -530,6 +537,18 @@ class _Writer:
                     f"nodes '{other}' and '{plan.nodes[m].name}' of its cycle do not depend on "
                     "each other (such cycles run on the general path)"
                 )
+        if self.is_async:
+            # One node at a time: the nodes before the cycle one after the other, the
+            # cycle's first member (which holds back the others) after the last of them,
+            # and the nodes after the cycle one after the other.
+            _check_sequential(plan, before)
+            if before and before[-1] not in plan.preds[chain[0]]:
+                first, second = plan.nodes[before[-1]].name, plan.nodes[chain[0]].name
+                raise _Unfit(
+                    f"nodes '{first}' and '{second}' can run at the same time, and "
+                    "AsyncRunner runs them concurrently"
+                )
+            _check_sequential(plan, after)
         return before, chain, after
 
     # -- the function --------------------------------------------------------------------
