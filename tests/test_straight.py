@@ -32,7 +32,7 @@ from hypergraph import (
     SyncRunner,
     node,
 )
-from hypergraph.runners import straight
+from hypergraph.runners import straight, straight_code
 from hypergraph.runners.straight import StraightResult
 
 
@@ -108,11 +108,13 @@ def test_a_name_that_is_not_an_identifier_gets_a_variable_of_its_own() -> None:
 def test_the_compiled_function_is_made_once_per_graph_and_kind_of_run() -> None:
     graph = chains.linear_chain()
     SyncRunner().run(graph, x=1)
-    first = straight._get(graph, False, True)
+    first = straight_code.compiled_for(graph, False, True)
     SyncRunner().run(graph, x=2)
-    assert straight._get(graph, False, True) is first
-    assert straight._get(graph, False, False) is not first  # continue is another function
-    assert straight._get(graph, True, True) is not first  # and so is AsyncRunner's
+    assert straight_code.compiled_for(graph, False, True) is first
+    assert (
+        straight_code.compiled_for(graph, False, False) is not first
+    )  # continue is another function
+    assert straight_code.compiled_for(graph, True, True) is not first  # and so is AsyncRunner's
 
 
 def test_a_bound_copy_of_a_graph_gets_its_own_function() -> None:
@@ -120,7 +122,9 @@ def test_a_bound_copy_of_a_graph_gets_its_own_function() -> None:
     SyncRunner().run(graph, x=1, y=2)  # the original compiles first
     bound = graph.bind(x=5)
     assert SyncRunner().run(bound, y=2).values == {"total": 5002}
-    assert straight._get(bound, False, True) is not straight._get(graph, False, True)
+    assert straight_code.compiled_for(bound, False, True) is not straight_code.compiled_for(
+        graph, False, True
+    )
 
 
 # -- which runs take it -------------------------------------------------------------------
@@ -396,6 +400,32 @@ def test_a_map_on_the_straight_line_path_reads_like_the_general_paths(
     fast = _parity_map(xs, read_column_first, True)
     assert fast == _parity_map(xs, read_column_first, False)
     assert fast[1] is status
+
+
+class _Falsy(Exception):
+    """An exception that is false (it has a length of 0)."""
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_a_map_keeps_an_item_error_even_when_the_exception_is_false() -> None:
+    @node(output_name="y")
+    def fails(x: int) -> int:
+        raise _Falsy("nothing")
+
+    mapped = SyncRunner().map(
+        Graph([fails]), {"x": [1, 2]}, map_over="x", error_handling="continue"
+    )
+    assert mapped.status is RunStatus.FAILED
+    assert [type(r.error) for r in mapped] == [_Falsy, _Falsy]
+
+
+def test_a_copied_or_pickled_map_result_has_the_same_items() -> None:
+    mapped = SyncRunner().map(Graph([chains.double]), {"x": [1, 2]}, map_over="x")
+    for copied in (pickle.loads(pickle.dumps(mapped)), copy.deepcopy(mapped)):
+        assert list(copied) == list(mapped)  # run ids included
+        assert copied["doubled"] == [2, 4]
 
 
 def test_a_nested_graph_runs_inside_the_outer_function() -> None:

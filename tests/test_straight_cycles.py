@@ -244,3 +244,44 @@ def test_why_not_names_what_keeps_a_loop_off_the_straight_line_path(
 ) -> None:
     reason = straight.why_not(graph, runner=runner)
     assert reason == why if why is None else (reason is not None and why in reason)
+
+
+def test_a_node_unrelated_to_the_loop_listed_after_it_runs_after_it_on_both_paths() -> None:
+    turns: list[int] = []
+    summaries: list[int] = []
+    graph = loops.chat_loop_with_summary(turns, summaries)  # `side` is listed last
+    assert straight.why_not(graph) is None
+    result = SyncRunner().run(graph, {"messages": [], "topic": "weather"})
+    assert type(result) is straight.StraightResult
+    assert result["side"] == "WEATHER" and result["summary"] == "20 messages"
+
+
+def test_a_value_named_like_a_builtin_the_code_uses_gets_a_variable_of_its_own() -> None:
+    @node(output_name="set")
+    def grow(set: frozenset[int]) -> frozenset[int]:
+        return set | {len(set)}
+
+    @route(targets=["grow", END])
+    def more(set: frozenset[int]) -> object:
+        return END if len(set) >= 3 else "grow"
+
+    graph = Graph([grow, more])
+    result = SyncRunner().run(graph, {"set": frozenset()})
+    assert type(result) is straight.StraightResult
+    assert result["set"] == frozenset({0, 1, 2})
+
+
+def test_defaults_of_nodes_whose_names_and_parameters_run_together_stay_apart() -> None:
+    # `inc` + `by_x` and `inc_by` + `x` would both read a default named `_d_inc_by_x`.
+    @node(output_name="n")
+    def inc(n: int, by_x: tuple[int] = (1,)) -> int:
+        return n + by_x[0]
+
+    @route(targets=["inc", END])
+    def inc_by(n: int, x: tuple[int] = (5,)) -> object:
+        return "inc" if n < x[0] else END
+
+    graph = Graph([inc, inc_by])
+    assert SyncRunner().run(graph, {"n": 0})["n"] == 5
+    text = straight.source(graph)
+    assert text is not None and "_d_inc_by_x" in text and "_d0_by_x" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -73,12 +72,8 @@ class RunResult:
 class MapResult(Sequence[RunResult]):
     """The runs of `runner.map`, in item order: `result["y"]` is the list of `y` per item."""
 
-    _rows: list[dict[str, Any]]
-    _errors: list[BaseException | None] | None
-    _make: Callable[[dict[str, Any], BaseException | None], RunResult]
-
     def __init__(self, results: Sequence[RunResult]) -> None:
-        self._results = tuple(results)
+        self._results: Sequence[RunResult] = tuple(results)
 
     @classmethod
     def of_values(
@@ -88,16 +83,11 @@ class MapResult(Sequence[RunResult]):
         make: Callable[[dict[str, Any], BaseException | None], RunResult],
     ) -> MapResult:
         """The map whose item k has the values `rows[k]` and failed with `errors[k]` (no
-        errors: every item completed). Its RunResults are made by `make` when first read:
-        reading a column (`result["y"]`) of a large map makes none."""
+        errors: every item completed). Each item's RunResult is made by `make` when first
+        read: reading a column (`result["y"]`) of a large map makes none."""
         mapped = cls.__new__(cls)
-        mapped._rows, mapped._errors, mapped._make = rows, errors, make
+        mapped._results = _Rows(rows, errors, make)
         return mapped
-
-    @functools.cached_property
-    def _results(self) -> tuple[RunResult, ...]:  # made from the rows of `of_values`
-        errors = self._errors or [None] * len(self._rows)
-        return tuple(map(self._make, self._rows, errors))
 
     @overload
     def __getitem__(self, key: int) -> RunResult: ...
@@ -107,14 +97,12 @@ class MapResult(Sequence[RunResult]):
     def __getitem__(self, key: str) -> list[Any]: ...
     def __getitem__(self, key: int | slice | str) -> Any:
         if isinstance(key, str):
-            if "_results" not in self.__dict__:
-                return [row.get(key) for row in self._rows]
+            if isinstance(self._results, _Rows):
+                return [row.get(key) for row in self._results.rows]
             return [r.values.get(key) for r in self._results]
         return self._results[key]
 
     def __len__(self) -> int:
-        if "_results" not in self.__dict__:
-            return len(self._rows)
         return len(self._results)
 
     def __iter__(self) -> Iterator[RunResult]:
@@ -125,20 +113,18 @@ class MapResult(Sequence[RunResult]):
         """COMPLETED if every item completed; STOPPED if the map was stopped (items it
         did not start are STOPPED too); PAUSED if an item waits for an answer; else
         FAILED if every item failed, or PARTIAL."""
-        if "_results" not in self.__dict__:  # made by of_values: completed or failed
-            failed = len(self._rows) - self._errors.count(None) if self._errors else 0
-            if not failed:
-                return RunStatus.COMPLETED
-            return RunStatus.FAILED if failed == len(self._rows) else RunStatus.PARTIAL
-        statuses = [r.status for r in self._results]
-        if RunStatus.STOPPED in statuses:
-            return RunStatus.STOPPED
-        if RunStatus.PAUSED in statuses:
-            return RunStatus.PAUSED
-        failed = statuses.count(RunStatus.FAILED)
+        if isinstance(self._results, _Rows):  # each item completed or failed
+            failed = self._results.failed()
+        else:
+            statuses = [r.status for r in self._results]
+            if RunStatus.STOPPED in statuses:
+                return RunStatus.STOPPED
+            if RunStatus.PAUSED in statuses:
+                return RunStatus.PAUSED
+            failed = statuses.count(RunStatus.FAILED)
         if not failed:
             return RunStatus.COMPLETED
-        return RunStatus.FAILED if failed == len(statuses) else RunStatus.PARTIAL
+        return RunStatus.FAILED if failed == len(self._results) else RunStatus.PARTIAL
 
     @property
     def pauses(self) -> list[tuple[int, PauseInfo]]:
@@ -152,3 +138,40 @@ class MapResult(Sequence[RunResult]):
 
     def __repr__(self) -> str:
         return f"MapResult({len(self)} items, status={self.status.value})"
+
+
+class _Rows(Sequence[RunResult]):
+    """The items of a map kept as their values and errors (`MapResult.of_values`); the
+    RunResult of an item is made when it is first read, and kept."""
+
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        errors: list[BaseException | None] | None,
+        make: Callable[[dict[str, Any], BaseException | None], RunResult],
+    ) -> None:
+        self.rows = rows
+        self.errors = errors
+        self._make = make
+        self._made: list[RunResult | None] = [None] * len(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, k: int) -> RunResult: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[RunResult]: ...
+    def __getitem__(self, k: int | slice) -> Any:
+        if isinstance(k, slice):
+            return tuple(self[j] for j in range(*k.indices(len(self.rows))))
+        made = self._made[k]
+        if made is None:
+            made = self._made[k] = self._make(self.rows[k], self.errors[k] if self.errors else None)
+        return made
+
+    def failed(self) -> int:
+        return sum(e is not None for e in self.errors) if self.errors else 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(self),))  # a copy keeps each item's run id
