@@ -402,6 +402,48 @@ def test_a_map_on_the_straight_line_path_reads_like_the_general_paths(
     assert fast[1] is status
 
 
+def _async_map(xs: list[int], error_handling: str, enabled: bool) -> tuple[Any, ...]:
+    """What an AsyncRunner map of an async graph that fails for odd x shows, on one path."""
+    ran: list[int] = []
+
+    @node(output_name="half")
+    async def halve(x: int) -> int:
+        ran.append(x)
+        if x % 2:
+            raise ValueError(f"{x} is odd")
+        return x // 2
+
+    before = straight.enabled
+    straight.enabled = enabled
+    try:
+        mapped = run_async(
+            AsyncRunner().map(
+                Graph([halve]), {"x": xs}, map_over="x", error_handling=error_handling
+            )
+        )
+    except ValueError as exc:
+        return ("raised", str(exc), exc.__notes__, sorted(ran))
+    finally:
+        straight.enabled = before
+    runs = [(r.values, r.status, repr(r.error)) for r in mapped]
+    return (mapped["half"], mapped.status, runs, sorted(ran), type(mapped[0]).__name__)
+
+
+@pytest.mark.parametrize("error_handling", ["raise", "continue"])
+@pytest.mark.parametrize("xs", [[2, 4], [2, 5, 3, 4]], ids=["ok", "odd"])
+def test_an_async_map_on_the_straight_line_path_gives_the_general_paths_outcome(
+    xs: list[int], error_handling: str
+) -> None:
+    fast = _async_map(xs, error_handling, True)
+    general = _async_map(xs, error_handling, False)
+    if fast[0] == "raised":  # the first failing item by index, once every item ran
+        assert fast == general
+        assert fast[1] == "5 is odd" and fast[3] == sorted(xs)
+    else:
+        assert fast[:-1] == general[:-1]
+        assert (fast[-1], general[-1]) == ("StraightResult", "RunResult")
+
+
 class _Falsy(Exception):
     """An exception that is false (it has a length of 0)."""
 

@@ -173,6 +173,14 @@ class AsyncRunner:
             return await executor_map.map_async(chunks)
         items = prepare_items(graph, merge_inputs(values, inputs), map_over, map_mode)
         options, display = progress_for_map(progress, graph, len(items), options)
+        quiet = display is None and not options.event_processors and not max_concurrency
+        if quiet and options.cache is None and options.checkpointer is None:
+            # Nobody watches and nothing is kept: the straight-line path (decision 0041).
+            fast = await straight.map_async(
+                graph, items, options.error_handling, options.max_iterations
+            )
+            if fast is not None:
+                return fast
         results: list[RunResult] = [None] * len(items)  # type: ignore[list-item]
         runs = self._map_runs(
             graph, items, options, in_flight=max_concurrency or len(items), raising=False

@@ -170,6 +170,42 @@ async def run_async(
     return _completed(out) if compiled.raises else _result(*out)
 
 
+async def map_async(
+    graph: Graph, items: list[dict[str, Any]], error_handling: str, max_iterations: object
+) -> MapResult | None:
+    """`AsyncRunner.map` (items already checked, no cap on concurrency) on the straight-line
+    path: every item a task at once, as on the general path; with "raise", the error of
+    the first failing item by index, once all items ended."""
+    compiled = _compiled(graph, True, error_handling, max_iterations)
+    if compiled is None or compiled.cycle is not None:
+        return None
+    import asyncio  # async runs only
+
+    from . import watchdog
+
+    watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
+    watchdog.watch(watched)
+    try:
+        outs: list[Any] = await asyncio.gather(
+            *(compiled.fn(item) for item in items), return_exceptions=compiled.raises
+        )
+    finally:
+        watchdog.unwatch(watched)
+    if compiled.raises:
+        failed = next((out for out in outs if isinstance(out, BaseException)), None)
+        if failed is not None:
+            raise failed
+        return MapResult.of_values(outs, None, _result)
+    return _mapped_result(outs)
+
+
+def _mapped_result(outs: list[tuple[dict[str, Any], BaseException | None]]) -> MapResult:
+    """The MapResult of the items' (values, error) of a run with "continue"."""
+    errors = [error for _, error in outs]
+    failed = any(error is not None for error in errors)
+    return MapResult.of_values([values for values, _ in outs], errors if failed else None, _result)
+
+
 def map_sync(
     graph: Graph, items: list[dict[str, Any]], error_handling: str, max_iterations: object
 ) -> MapItems | None:
@@ -201,11 +237,7 @@ class MapItems(Iterator[tuple[int, RunResult]]):
         fn, items = self._compiled.fn, self._items
         if self._compiled.raises:
             return MapResult.of_values([fn(item) for item in items], None, _result)
-        pairs = [fn(item) for item in items]
-        errors = [error for _, error in pairs]
-        rows = [values for values, _ in pairs]
-        failed = any(error is not None for error in errors)
-        return MapResult.of_values(rows, errors if failed else None, _result)
+        return _mapped_result([fn(item) for item in items])
 
 
 def _map_items(compiled: Straight, items: list[dict[str, Any]]) -> Iterator[tuple[int, RunResult]]:
