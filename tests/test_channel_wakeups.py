@@ -1,8 +1,9 @@
 """AsyncChannel wakes a waiting side only when it waits, and never misses one.
 
-The hot path of the channel skips the Event calls when nobody waits (`_readers`,
-`_writers`), so each test here blocks one side for real and proves the other side's
-ordinary call wakes it (a missed wake-up deadlocks, and the timeout fails the test).
+The hot path of the channel makes no call when nobody waits: a waiting side parks a
+Future in `_readers` or `_writers`, and the other side resolves those once. So each
+test here blocks one side for real and proves the other side's ordinary call wakes it
+(a missed wake-up deadlocks, and the timeout fails the test).
 """
 
 from __future__ import annotations
@@ -130,3 +131,80 @@ def test_drop_oldest_through_try_put_keeps_the_newest_and_counts_the_rest() -> N
         return got, channel.dropped
 
     assert run(main()) == ([3, 4], 3)
+
+
+def test_a_cancelled_reader_does_not_take_the_wake_up_of_the_next_one() -> None:
+    async def main() -> Any:
+        channel = AsyncChannel()
+        gone = asyncio.create_task(channel.get())
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        reader = asyncio.create_task(channel.get())
+        await asyncio.sleep(0)
+        await send(channel, make("a", 0))
+        return await reader
+
+    assert run(main()).chunk == "a"
+
+
+def test_every_producer_waiting_for_room_resumes_as_the_consumer_takes() -> None:
+    async def main() -> list[Any]:
+        channel = AsyncChannel(size=1)
+        await send(channel, make("first", 0))
+        writers = [asyncio.create_task(send(channel, make(k, k))) for k in ("a", "b")]
+        await asyncio.sleep(0)  # both wait: the buffer is full
+        assert not any(w.done() for w in writers)
+        got = []
+        while len(got) < 3:
+            event = channel.take() or await channel.get()
+            assert event is not None
+            got.append(event.chunk)  # type: ignore[attr-defined]
+        await asyncio.gather(*writers)
+        return got
+
+    assert run(main()) == ["first", "a", "b"]
+
+
+def test_events_hands_out_the_buffer_waits_for_more_and_ends_with_the_producer() -> None:
+    async def main() -> tuple[list[Any], list[str]]:
+        channel = AsyncChannel()
+        calls: list[str] = []
+
+        async def ended() -> None:
+            calls.append("ended")
+
+        for k in range(3):
+            await send(channel, make(k, k))
+
+        async def later() -> None:
+            await send(channel, make(3, 3))
+            channel.finish()
+
+        got = []
+        async for event in channel.events(ended):
+            got.append(event.chunk)  # type: ignore[attr-defined]
+            if len(got) == 3:  # the buffer is empty now: the next step waits
+                asyncio.get_running_loop().call_soon(asyncio.ensure_future, later())
+        return got, calls
+
+    assert run(main()) == ([0, 1, 2, 3], ["ended"])
+
+
+class Ended(BaseException):
+    pass
+
+
+def test_what_ended_raises_reaches_the_reader_of_events() -> None:
+    async def main() -> None:
+        channel = AsyncChannel()
+        channel.finish()
+
+        async def ended() -> None:
+            raise Ended()
+
+        async for _event in channel.events(ended):
+            pass
+
+    with pytest.raises(Ended):
+        run(main())

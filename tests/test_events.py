@@ -488,6 +488,25 @@ def test_fast_chunk_events_equal_constructed_ones_and_are_frozen() -> None:
         made.chunk = "other"  # type: ignore[misc]
 
 
+def test_fast_chunk_events_pickle_print_and_serialise_like_constructed_ones() -> None:
+    import pickle
+
+    from hypergraph.events.types import chunk_factory
+
+    common = {"run_id": "r", "span_id": "s", "parent_span_id": None, "node_name": "n"}
+    made = chunk_factory({**common, "graph_path": (), "attempt": 2})({"t": 1}, 0)
+    built = StreamingChunkEvent(
+        **common, timestamp=made.timestamp, chunk={"t": 1}, sequence=0, attempt=2
+    )
+    assert type(made) is StreamingChunkEvent
+    assert repr(made) == repr(built)
+    assert made.to_dict() == built.to_dict()
+    assert list(vars(made)) == list(vars(built))  # the fields in their declared order
+    assert pickle.loads(pickle.dumps(made)) == built
+    assert pickle.dumps(made) == pickle.dumps(built)
+    assert hash(dataclasses.replace(made, chunk="t")) == hash(dataclasses.replace(built, chunk="t"))
+
+
 def test_no_event_is_built_when_nobody_listens(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import hypergraph.run.execution as execution
     from hypergraph import END, route

@@ -946,3 +946,86 @@ def test_run_start_and_end_bracket_every_iter_run() -> None:
         assert [type(e) for e in seen.events[1:-1]] == [NodeStartEvent, NodeEndEvent]
         assert not any(isinstance(e, StopRequestedEvent) for e in seen.events)
         assert isinstance(seen.events[2], NodeEndEvent) and seen.events[2].outputs == {"side": 10}
+
+
+# -- the async handle's readers -------------------------------------------------------------
+
+
+def test_breaking_out_of_async_for_and_iterating_again_continues_with_the_next_event() -> None:
+    async def read_in_two_loops() -> tuple[list[int], list[int], Any]:
+        graph = Graph([counter("async def", Probe())])
+        first: list[int] = []
+        rest: list[int] = []
+        async with AsyncRunner().iter(graph, n=2_000, buffer_size=8) as run:
+            async for event in run:
+                if isinstance(event, StreamingChunkEvent):
+                    first.append(event.chunk)
+                    if len(first) == 5:
+                        break
+            async for event in run:
+                if isinstance(event, StreamingChunkEvent):
+                    rest.append(event.chunk)
+            result = await run.result()
+        return first, rest, result
+
+    first, rest, result = run_async(read_in_two_loops())
+    assert first + rest == list(range(2_000))
+    assert result["tokens"] == list(range(2_000))
+
+
+def test_anext_and_async_for_read_one_stream_in_order_without_loss() -> None:
+    async def mixed() -> tuple[list[Any], BaseException | None]:
+        graph = Graph([counter("async def", Probe())])
+        kinds: list[Any] = []
+        async with AsyncRunner().iter(graph, n=500, buffer_size=4) as run:
+            for _ in range(3):  # run start, node start, chunk 0
+                kinds.append(await anext(run))
+            async for event in run:
+                kinds.append(event)
+                if isinstance(event, StreamingChunkEvent) and event.sequence == 100:
+                    break
+            while True:
+                try:
+                    kinds.append(await run.__anext__())
+                except StopAsyncIteration as end:
+                    return kinds, end
+
+    events, end = run_async(mixed())
+    assert isinstance(end, StopAsyncIteration)
+    assert [e.chunk for e in events if isinstance(e, StreamingChunkEvent)] == list(range(500))
+    assert isinstance(events[0], RunStartEvent) and isinstance(events[-1], RunEndEvent)
+
+
+def test_a_loop_left_with_break_is_closed_when_the_async_with_ends() -> None:
+    async def leave() -> Any:
+        graph = Graph([counter("async def", Probe())])
+        async with AsyncRunner().iter(graph, n=UNSTOPPED) as run:
+            reader = aiter(run)
+            async for _event in reader:
+                break
+            assert reader.ag_frame is not None  # type: ignore[attr-defined]
+        return reader
+
+    reader = run_async(leave())
+    assert reader.ag_frame is None  # finished: no task is left to close it later
+
+
+def test_a_node_base_exception_reaches_a_consumer_reading_with_async_for() -> None:
+    class Abort(BaseException):
+        pass
+
+    @node(output_name="tokens")
+    async def aborts(n: int) -> AsyncIterator[int]:
+        yield 0
+        raise Abort("stop everything")
+
+    async def read() -> list[Any]:
+        chunks: list[Any] = []
+        async with AsyncRunner().iter(Graph([aborts]), n=1) as run:
+            async for event in run:
+                if isinstance(event, StreamingChunkEvent):
+                    chunks.append(event.chunk)
+        return chunks
+
+    with pytest.raises(Abort, match="stop everything"):
+        run_async(read())

@@ -5,8 +5,9 @@ when somebody listens (an event processor or an `iter()` consumer), so a run wit
 listener pays nothing for them.
 
 They are frozen dataclasses without `__slots__`: that lets `chunk_factory` build the
-one event made per streamed token by filling its `__dict__` directly, several times
-faster than the generated `__init__`, which sets each frozen field separately.
+one event made per streamed token as a plain object and then give it its class,
+several times faster than the generated `__init__`, which sets each frozen field
+separately.
 """
 
 from __future__ import annotations
@@ -187,25 +188,39 @@ class StopRequestedEvent(BaseEvent):
     kind = "stop_requested"
 
 
+class _Blank:
+    """A plain object with the same layout as an event (a `__dict__`, no slots): chunk
+    events are built as one of these and then given their class (see `chunk_factory`)."""
+
+
 def chunk_factory(common: dict[str, Any]) -> Callable[[Any, int], StreamingChunkEvent]:
     """A maker of chunk events sharing `common` fields (run, span, node, path).
 
     The events it makes equal `StreamingChunkEvent(**common, chunk=..., sequence=...,
-    timestamp=...)` and are just as frozen.
+    timestamp=...)`, are just as frozen, and hold their fields in the same order.
     """
-    common = dict(common)  # compact (no deleted slots): update() copies it faster
-    new = object.__new__
+    run_id, span_id, parent_span_id = common["run_id"], common["span_id"], common["parent_span_id"]
+    node_name, graph_path = common["node_name"], common.get("graph_path", ())
+    attempt = common.get("attempt", 1)
     now = time.time
+    cls = StreamingChunkEvent
 
     def make(chunk: Any, sequence: int) -> StreamingChunkEvent:
-        # Filling the new instance's own `__dict__` in place costs about a third less
-        # than building a dict and setting `__dict__` to it (callgrind, W4).
-        event = new(StreamingChunkEvent)
-        fields = event.__dict__
-        fields.update(common)
-        fields["timestamp"] = now()
-        fields["chunk"] = chunk
-        fields["sequence"] = sequence
-        return event
+        # One event per streamed token, so its cost is the cost of streaming (W4). A
+        # frozen event refuses attribute stores, and its generated `__init__` or filling
+        # its `__dict__` costs about 5,000 instructions; plain stores on a `_Blank` and
+        # then setting its class (both have the same layout) cost about a third less.
+        event: Any = _Blank()
+        event.run_id = run_id
+        event.span_id = span_id
+        event.parent_span_id = parent_span_id
+        event.timestamp = now()
+        event.node_name = node_name
+        event.graph_path = graph_path
+        event.chunk = chunk
+        event.sequence = sequence
+        event.attempt = attempt
+        event.__class__ = cls
+        return event  # type: ignore[no-any-return]
 
     return make

@@ -317,6 +317,7 @@ class AsyncRun(RunHandle[AsyncChannel]):
         self._registry = registry
         self.ex = ex
         self._task: asyncio.Task[None] | None = None
+        self._reading: AsyncGenerator[BaseEvent, None] | None = None  # the last `async for`
 
     async def __aenter__(self) -> AsyncRun:
         self._enter()
@@ -336,13 +337,17 @@ class AsyncRun(RunHandle[AsyncChannel]):
 
     def __aiter__(self) -> AsyncIterator[BaseEvent]:
         self._check_open("iterate over it")
-        return self
+        self._reading = self.channel.events(self._ended)
+        return self._reading
+
+    async def _ended(self) -> None:
+        assert self._task is not None
+        await asyncio.shield(self._task)  # a node's BaseException reaches the consumer
 
     async def __anext__(self) -> BaseEvent:
         event = self.channel.take() or await self.channel.get()
         if event is None:
-            assert self._task is not None
-            await asyncio.shield(self._task)  # a node's BaseException reaches the consumer
+            await self._ended()
             raise StopAsyncIteration
         return event
 
@@ -356,6 +361,12 @@ class AsyncRun(RunHandle[AsyncChannel]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._exit()
+        reading, self._reading = self._reading, None
+        # A loop left with `break` leaves its generator suspended at a yield: close it
+        # now rather than in a task the loop starts when it is collected. (One still
+        # awaiting in another task is running, and cannot be closed from here.)
+        if reading is not None and not getattr(reading, "ag_running", True):
+            await reading.aclose()
         task = self._task
         if task is None or task.done():
             if task is not None and not task.cancelled() and task.exception() is not None:

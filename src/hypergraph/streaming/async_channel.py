@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
 
@@ -17,6 +17,7 @@ from ..events.types import BaseEvent
 from .channel import DEFAULT_BUFFER_SIZE, ConsumerGone, _Buffer
 
 _LIVE_WITHIN = 0.0005  # seconds: a waiting consumer sees a chunk at most this late
+_clock = time.perf_counter  # a module global: one lookup less per chunk
 
 
 class AsyncChannel:
@@ -24,22 +25,24 @@ class AsyncChannel:
 
     Per chunk, the common case (lossless, room in the buffer, the consumer reading) is a
     deque append on the producer's side and a popleft on the consumer's, with no loop
-    turn, no Future and no Event call: the reader and the writers are woken only when
-    one of them actually waits (`_readers`, `_writers` count them).
+    turn and no call: a side that must wait parks a Future in `_readers` or `_writers`,
+    and the other side resolves it and empties the list, so only the first event after
+    a wait pays for the wake-up (an `asyncio.Event` would be set again for every event
+    until the waiter got its turn).
     """
 
     def __init__(self, size: int = DEFAULT_BUFFER_SIZE, overflow: str = "wait") -> None:
         self.buf = _Buffer(size, overflow)
         self.items = self.buf.items  # the same deque: the hot paths skip one lookup
         self.size = size
-        self.quick = not self.buf.dropping  # lossless and open: try_put's short path
+        # try_put's short path takes an event while fewer than `limit` are buffered: the
+        # size while lossless and open, 0 (never) once dropping, closed or discarding.
+        self.limit = 0 if self.buf.dropping else size
         self.loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._readers = 0  # consumers waiting in `get`
-        self._writers = 0  # producers waiting in `put` for room
-        self._yield_by = time.perf_counter() + _LIVE_WITHIN  # a tight producer yields then
+        self._readers: list[asyncio.Future[None]] = []  # consumers waiting in `get`
+        self._writers: list[asyncio.Future[None]] = []  # producers waiting in `put` for room
+        self._yield_by = _clock() + _LIVE_WITHIN  # a tight producer yields then
 
     @property
     def dropped(self) -> int:
@@ -63,7 +66,7 @@ class AsyncChannel:
         if not self.buf.closed:
             self.buf.add(event)
             if self._readers:
-                self._readable.set()
+                self._wake_readers()
 
     def try_put(self, event: BaseEvent) -> bool:
         """Accept `event` if there is room, without waiting; False if the producer must wait.
@@ -74,17 +77,17 @@ class AsyncChannel:
         loop a turn. That is one turn per many chunks, and delivery stays live.
         """
         items = self.items
-        if self.quick and len(items) < self.size and time.perf_counter() < self._yield_by:
+        if len(items) < self.limit and _clock() < self._yield_by:
             items.append(event)
             if self._readers:
-                self._readable.set()
+                self._wake_readers()
             return True
         buf = self.buf
         if buf.closed:
             raise ConsumerGone()
         if buf.discarding:
             return True  # accepted and forgotten
-        if buf.dropping and time.perf_counter() < self._yield_by:
+        if buf.dropping and _clock() < self._yield_by:
             self.offer(event)  # never full: the oldest chunk makes room
             return True
         return False
@@ -95,18 +98,15 @@ class AsyncChannel:
         waited = False
         while buf.full() and not buf.closed:
             waited = True
-            self._writable.clear()
-            self._writers += 1
-            try:
-                await self._writable.wait()
-            finally:
-                self._writers -= 1
+            room = self.loop.create_future()
+            self._writers.append(room)
+            await room
         if buf.closed:
             raise ConsumerGone()
         buf.add(event)
         if self._readers:
-            self._readable.set()
-        now = time.perf_counter()
+            self._wake_readers()
+        now = _clock()
         if waited or now >= self._yield_by:
             if not waited:  # the loop had no turn for a while: give the consumer one
                 await asyncio.sleep(0)
@@ -118,7 +118,7 @@ class AsyncChannel:
         if not items:
             return None
         if self._writers:
-            self._writable.set()
+            self._wake_writers()
         return items.popleft()
 
     async def get(self) -> BaseEvent | None:
@@ -128,34 +128,68 @@ class AsyncChannel:
         while not items:
             if buf.finished or buf.closed:
                 return None
-            self._readable.clear()
-            self._readers += 1
-            try:
-                await self._readable.wait()
-            finally:
-                self._readers -= 1
+            ready = self.loop.create_future()
+            self._readers.append(ready)
+            await ready
         if self._writers:
-            self._writable.set()
+            self._wake_writers()
         return items.popleft()
+
+    async def events(
+        self, ended: Callable[[], Awaitable[object]]
+    ) -> AsyncGenerator[BaseEvent, None]:
+        """Every event in order, for `async for`, then `await ended()` once the producer
+        finished (what it raises reaches the consumer).
+
+        A generator rather than an `__anext__` coroutine per event: `async for` resumes
+        its frame, which costs much less, and it hands out every buffered event before
+        it waits (decision 0040).
+        """
+        items = self.items
+        take = items.popleft
+        while True:
+            while items:
+                if self._writers:  # a producer waits for room: there is some now
+                    self._wake_writers()
+                yield take()
+            event = await self.get()
+            if event is None:
+                await ended()
+                return
+            yield event
+
+    def _wake_readers(self) -> None:
+        waiting, self._readers = self._readers, []
+        _wake(waiting)
+
+    def _wake_writers(self) -> None:
+        waiting, self._writers = self._writers, []
+        _wake(waiting)
 
     def finish(self) -> None:
         self.buf.finished = True
-        self._readable.set()
+        self._wake_readers()
 
     def close(self) -> None:
         """The consumer left: drop what is buffered and make waiting producers give up."""
         self.buf.closed = True
-        self.quick = False
+        self.limit = 0
         self.items.clear()
-        self._writable.set()
-        self._readable.set()
+        self._wake_writers()
+        self._wake_readers()
 
     def discard(self) -> None:
         """The consumer wants only the result now: accept and forget further events."""
         self.buf.discarding = True
-        self.quick = False
+        self.limit = 0
         self.items.clear()
-        self._writable.set()
+        self._wake_writers()
+
+
+def _wake(waiting: list[asyncio.Future[None]]) -> None:
+    for future in waiting:
+        if not future.done():  # a waiter cancelled meanwhile is already done
+            future.set_result(None)
 
 
 class ThreadFeed:
