@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
 from hypergraph import AsyncRunner, Graph, RunResult, SyncRunner
+from hypergraph.runners import straight
 
 # The stand-in LLM server and a client of each SDK: `server`, `claude`, `gpt`.
 pytest_plugins = ["llm_clients"]
@@ -25,6 +27,18 @@ def run_async(coro: Coroutine[Any, Any, T], timeout: float = ASYNC_TIMEOUT) -> T
             return await coro
 
     return asyncio.run(bounded())
+
+
+@contextlib.contextmanager
+def straight_path(enabled: bool) -> Iterator[None]:
+    """Runs inside take the straight-line path (if their graph has one), or with False the
+    general path; the switch is put back after."""
+    before = straight.enabled
+    straight.enabled = enabled
+    try:
+        yield
+    finally:
+        straight.enabled = before
 
 
 RunFn = Callable[..., RunResult]

@@ -9,16 +9,14 @@ without a failing node, with error_handling "raise" and "continue".
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_async
+from conftest import run_async, straight_path
 from graphs.dags import (
     DagFailure,
     DagSpec,
@@ -210,17 +208,6 @@ def test_a_failing_node_raises_its_own_exception_under_both_runners(
         assert info.value is raised[0]
 
 
-@contextlib.contextmanager
-def _path(enabled: bool) -> Iterator[None]:
-    """Runs inside take the straight-line path (if the graph has one) or the general path."""
-    before = straight.enabled
-    straight.enabled = enabled
-    try:
-        yield
-    finally:
-        straight.enabled = before
-
-
 def _outcome(
     dag: DagSpec, mode: str, enabled: bool, failing: str | None, error_handling: str
 ) -> tuple[Any, ...]:
@@ -228,7 +215,7 @@ def _outcome(
     calls: list[str] = []
     raised: list[BaseException] = []
     graph = build(dag, calls, asynchronous=False, failing=failing, raised=raised)
-    with _path(enabled):
+    with straight_path(enabled):
         try:
             if mode == "sync":
                 result = SyncRunner().run(graph, dag.inputs, error_handling=error_handling)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import run_async
+from conftest import run_async, straight_path
 from graphs import chains, composition, failures, routing
 from hypergraph import (
     AsyncRunner,
@@ -44,12 +44,8 @@ def general(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _general_run(graph: Graph, values: dict[str, Any], **options: Any) -> RunResult:
-    before = straight.enabled
-    straight.enabled = False
-    try:
+    with straight_path(False):
         return SyncRunner().run(graph, values, **options)
-    finally:
-        straight.enabled = before
 
 
 # -- the source ---------------------------------------------------------------------------
@@ -282,13 +278,8 @@ def test_async_runner_runs_straight_only_when_no_two_nodes_can_run_at_once() -> 
 def test_a_missing_input_fails_before_any_node_runs_with_the_same_message() -> None:
     with pytest.raises(MissingInputError) as fast:
         SyncRunner().run(chains.linear_chain(), {})
-    before = straight.enabled
-    straight.enabled = False
-    try:
-        with pytest.raises(MissingInputError) as slow:
-            SyncRunner().run(chains.linear_chain(), {})
-    finally:
-        straight.enabled = before
+    with straight_path(False), pytest.raises(MissingInputError) as slow:
+        SyncRunner().run(chains.linear_chain(), {})
     assert str(fast.value) == str(slow.value) and fast.value.missing == ["x"]
 
 
@@ -341,14 +332,10 @@ def test_map_items_take_the_straight_line_path_and_keep_their_own_outcomes() -> 
     result = SyncRunner().map(graph, {"x": [1, 2]}, map_over="x", error_handling="continue")
     assert all(isinstance(r, StraightResult) for r in result)
     assert [r.error for r in result] == raised
-    before = straight.enabled
-    straight.enabled = False
-    try:
+    with straight_path(False):
         general = SyncRunner().map(
             failures.failing_graph([], []), {"x": [1, 2]}, map_over="x", error_handling="continue"
         )
-    finally:
-        straight.enabled = before
     assert [r.values for r in result] == [r.values for r in general]
     assert result["independent"] == [7, 14]
     assert result.status is RunStatus.FAILED
@@ -365,14 +352,10 @@ def _parity_map(xs: list[int], read_column_first: bool, enabled: bool) -> tuple[
             raise ValueError(f"{x} is odd")
         return x // 2
 
-    before = straight.enabled
-    straight.enabled = enabled
-    try:
+    with straight_path(enabled):
         mapped = SyncRunner().map(
             Graph([halve]), {"x": xs}, map_over="x", error_handling="continue"
         )
-    finally:
-        straight.enabled = before
     column = mapped["half"] if read_column_first else None
     runs = [(r.values, r.status, repr(r.error)) for r in mapped]
     return (
@@ -413,18 +396,15 @@ def _async_map(xs: list[int], error_handling: str, enabled: bool) -> tuple[Any, 
             raise ValueError(f"{x} is odd")
         return x // 2
 
-    before = straight.enabled
-    straight.enabled = enabled
     try:
-        mapped = run_async(
-            AsyncRunner().map(
-                Graph([halve]), {"x": xs}, map_over="x", error_handling=error_handling
+        with straight_path(enabled):
+            mapped = run_async(
+                AsyncRunner().map(
+                    Graph([halve]), {"x": xs}, map_over="x", error_handling=error_handling
+                )
             )
-        )
     except ValueError as exc:
         return ("raised", str(exc), exc.__notes__, sorted(ran))
-    finally:
-        straight.enabled = before
     runs = [(r.values, r.status, repr(r.error)) for r in mapped]
     return (mapped["half"], mapped.status, runs, sorted(ran), type(mapped[0]).__name__)
 
@@ -496,12 +476,8 @@ def test_an_inner_failure_names_the_inner_node_and_the_graph_node() -> None:
 
     outer = Graph([Graph([explode], name="inner").as_node()])
     for enabled in (True, False):
-        straight.enabled = enabled
-        try:
-            with pytest.raises(ValueError) as info:
-                SyncRunner().run(outer, x=1)
-        finally:
-            straight.enabled = True
+        with straight_path(enabled), pytest.raises(ValueError) as info:
+            SyncRunner().run(outer, x=1)
         assert info.value.__notes__ == [
             "(raised by node 'inner/explode')",
             "(raised by node 'inner')",
@@ -520,11 +496,8 @@ def test_a_mapped_graph_node_gives_the_general_paths_lists(map_errors: str) -> N
     graph = Graph([mapped])
     outcomes = []
     for enabled in (True, False):
-        straight.enabled = enabled
-        try:
+        with straight_path(enabled):
             result = SyncRunner().run(graph, x=[2, 3, 4], error_handling="continue")
-        finally:
-            straight.enabled = True
         assert isinstance(result, StraightResult) is enabled
         outcomes.append((result.values, result.status, repr(result.error)))
     assert outcomes[0] == outcomes[1]

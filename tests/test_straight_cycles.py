@@ -9,15 +9,13 @@ failing node, with and without seed values for names the cycle writes.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_async
+from conftest import run_async, straight_path
 from graphs import loops
 from graphs.dags import DagFailure, DagSpec, NodeSpec, build
 from hypergraph import END, AsyncRunner, Graph, InfiniteLoopError, SyncRunner, node, route
@@ -53,16 +51,6 @@ def cyclic(draw: st.DrawFn) -> tuple[DagSpec, int]:
     return DagSpec(tuple(specs), defaults, inputs), draw(st.integers(1, 8))
 
 
-@contextlib.contextmanager
-def _path(enabled: bool) -> Iterator[None]:
-    before = straight.enabled
-    straight.enabled = enabled
-    try:
-        yield
-    finally:
-        straight.enabled = before
-
-
 def _shown(exc: BaseException) -> tuple[Any, ...]:
     return (type(exc), str(exc), getattr(exc, "__notes__", None), getattr(exc, "node", None))
 
@@ -73,7 +61,7 @@ def _outcome(
     calls: list[str] = []
     graph = build(spec, calls, failing=failing, raised=[])
     options: dict[str, Any] = {"error_handling": error_handling, "max_iterations": limit}
-    with _path(enabled):
+    with straight_path(enabled):
         try:
             if runner == "sync":
                 result = SyncRunner().run(graph, spec.inputs, **options)
@@ -163,7 +151,7 @@ def test_each_set_of_seed_values_gets_its_own_function() -> None:
     graph = loops.chat_loop([])
     for values in ({"messages": []}, {"messages": [], "response": "hi"}):
         seeded = SyncRunner().run(graph, values)
-        with _path(False):
+        with straight_path(False):
             general = SyncRunner().run(graph, values)
         assert type(seeded) is straight.StraightResult
         assert seeded.values == general.values

@@ -25,7 +25,7 @@ from typing import Any
 from .._introspect import fresh_copy
 from ..engine.plan import NO_DEFAULT, CycleOrder, Plan
 from ..engine.scheduler import loop_error
-from ..graph.graph import Graph
+from ..graph.graph import Graph, _closure
 from ..nodes.function import FunctionNode
 from ..nodes.gate import IfElseNode, RouteNode
 from ..nodes.graph_node import GraphNode, map_items
@@ -707,18 +707,6 @@ def _positional(func: Callable[..., Any], params: list[str]) -> bool:
     code = func.__code__
     names = code.co_varnames[: code.co_argcount]
     return list(names) == params and not code.co_kwonlyargcount
-
-
-def _closure(start: Iterable[int], edges: list[tuple[int, ...]]) -> set[int]:
-    """`start` and every node reachable from it along `edges`."""
-    seen = set(start)
-    todo = list(seen)
-    while todo:
-        for nxt in edges[todo.pop()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
 
 
 def _topological(plan: Plan, nodes: Iterable[int]) -> list[int]:
