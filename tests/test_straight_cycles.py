@@ -18,7 +18,16 @@ from hypothesis import strategies as st
 from conftest import run_async, straight_path
 from graphs import loops
 from graphs.dags import DagFailure, DagSpec, NodeSpec, build
-from hypergraph import END, AsyncRunner, Graph, InfiniteLoopError, SyncRunner, node, route
+from hypergraph import (
+    END,
+    AsyncRunner,
+    Graph,
+    InfiniteLoopError,
+    RunStatus,
+    SyncRunner,
+    node,
+    route,
+)
 from hypergraph.errors import GraphConfigError, HypergraphError
 from hypergraph.runners import straight
 
@@ -273,3 +282,25 @@ def test_defaults_of_nodes_whose_names_and_parameters_run_together_stay_apart() 
     assert SyncRunner().run(graph, {"n": 0})["n"] == 5
     text = straight.source(graph)
     assert text is not None and "_d_inc_by_x" in text and "_d0_by_x" in text
+
+
+@pytest.mark.parametrize("runner", ["sync", "async"])
+def test_a_map_of_a_loop_runs_each_item_straight_with_its_own_limit(runner: str) -> None:
+    # Items from 0 count to 10 in 10 rounds: with max_iterations=8, the ones that start
+    # low fail with InfiniteLoopError, each on its own, as on the general path.
+    def outcome(enabled: bool) -> tuple[Any, ...]:
+        graph = loops.counter_loop([])
+        options: dict[str, Any] = {"map_over": "count", "max_iterations": 8}
+        options["error_handling"] = "continue"
+        with straight_path(enabled):
+            if runner == "sync":
+                mapped = SyncRunner().map(graph, {"count": [0, 5, 9]}, **options)
+            else:
+                mapped = run_async(AsyncRunner().map(graph, {"count": [0, 5, 9]}, **options))
+        errors = [None if r.error is None else (type(r.error), str(r.error)) for r in mapped]
+        return mapped["count"], mapped.status, errors, type(mapped[0]).__name__
+
+    fast, general = outcome(True), outcome(False)
+    assert fast[:3] == general[:3]
+    assert fast[1] is RunStatus.PARTIAL and fast[2][0] is not None and fast[2][1] is None
+    assert (fast[3], general[3]) == ("StraightResult", "RunResult")

@@ -17,7 +17,7 @@ None when the run must take the general path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..events.types import RunStatus
@@ -111,34 +111,29 @@ def run_sync(
     compiled = _compiled(graph, False, error_handling, max_iterations)
     if compiled is None:
         return None
-    prepared = _prepare(graph, compiled, values, inputs, max_iterations, False)
-    if prepared is None:
-        return None
-    compiled, args = prepared
-    out = compiled.fn(*args)
-    return _completed(out) if compiled.raises else _result(*out)
-
-
-def _prepare(
-    graph: Graph,
-    compiled: Straight,
-    values: Mapping[str, Any] | None,
-    inputs: dict[str, Any],
-    max_iterations: object,
-    is_async: bool,
-) -> tuple[Straight, tuple[Any, ...]] | None:
-    """The function for this run and its arguments; with a cycle, the function written for
-    the names of the cycle the run gives (None if that one cannot be written)."""
     start = graph._start_values(merge_inputs(values, inputs))
+    found = _for_start(graph, compiled, start, max_iterations, False)
+    if found is None:
+        return None
+    compiled, fn = found
+    return _completed(fn(start)) if compiled.raises else _result(*fn(start))
+
+
+def _for_start(
+    graph: Graph, compiled: Straight, start: dict[str, Any], max_iterations: object, is_async: bool
+) -> tuple[Straight, Callable[[dict[str, Any]], Any]] | None:
+    """The function for runs that start with the names of `start`, called with the start
+    values alone. With a cycle: the one written for the names of the cycle they give, with
+    `max_iterations` (None if that one cannot be written)."""
     if compiled.cycle is None:
-        return compiled, (start,)
+        return compiled, compiled.fn
     seeds = compiled.cycle.intersection(start)
     if seeds != compiled.seeds:
         found = compiled_for(graph, is_async, compiled.raises, seeds)
         if isinstance(found, str):
             return None
         compiled = found
-    return compiled, (start, "", max_iterations or DEFAULT_MAX_ITERATIONS)
+    return compiled, functools.partial(compiled.fn, _max=max_iterations or DEFAULT_MAX_ITERATIONS)
 
 
 async def run_async(
@@ -155,16 +150,17 @@ async def run_async(
     compiled = _compiled(graph, True, error_handling, max_iterations)
     if compiled is None:
         return None
-    prepared = _prepare(graph, compiled, values, inputs, max_iterations, True)
-    if prepared is None:
+    start = graph._start_values(merge_inputs(values, inputs))
+    found = _for_start(graph, compiled, start, max_iterations, True)
+    if found is None:
         return None
-    compiled, args = prepared
+    compiled, fn = found
     from . import watchdog  # loads asyncio: only once an async run starts
 
     watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
     watchdog.watch(watched)
     try:
-        out = await compiled.fn(*args)
+        out = await fn(start)
     finally:
         watchdog.unwatch(watched)
     return _completed(out) if compiled.raises else _result(*out)
@@ -177,8 +173,15 @@ async def map_async(
     path: every item a task at once, as on the general path; with "raise", the error of
     the first failing item by index, once all items ended."""
     compiled = _compiled(graph, True, error_handling, max_iterations)
-    if compiled is None or compiled.cycle is not None:
+    # Every item gives the same names (the mapped ones and the shared ones).
+    found = (
+        None
+        if compiled is None
+        else _for_start(graph, compiled, _first(items), max_iterations, True)
+    )
+    if found is None:
         return None
+    compiled, fn = found
     import asyncio  # async runs only
 
     from . import watchdog
@@ -187,7 +190,7 @@ async def map_async(
     watchdog.watch(watched)
     try:
         outs: list[Any] = await asyncio.gather(
-            *(compiled.fn(item) for item in items), return_exceptions=compiled.raises
+            *(fn(item) for item in items), return_exceptions=compiled.raises
         )
     finally:
         watchdog.unwatch(watched)
@@ -211,9 +214,17 @@ def map_sync(
 ) -> MapItems | None:
     """The items of `SyncRunner.map_iter` (already checked) on the straight-line path."""
     compiled = _compiled(graph, False, error_handling, max_iterations)
-    if compiled is None or compiled.cycle is not None:
-        return None  # (a cycle: each item may seed it differently; the general path)
-    return MapItems(compiled, items)
+    # Every item gives the same names (the mapped ones and the shared ones).
+    found = (
+        None
+        if compiled is None
+        else _for_start(graph, compiled, _first(items), max_iterations, False)
+    )
+    return None if found is None else MapItems(*found, items)
+
+
+def _first(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return items[0] if items else {}
 
 
 class MapItems(Iterator[tuple[int, RunResult]]):
@@ -221,28 +232,32 @@ class MapItems(Iterator[tuple[int, RunResult]]):
     (`map_iter`), or run all at once into a MapResult (`map`) that makes its RunResults
     only when they are read."""
 
-    def __init__(self, compiled: Straight, items: list[dict[str, Any]]) -> None:
-        self._compiled = compiled
+    def __init__(
+        self, compiled: Straight, fn: Callable[[dict[str, Any]], Any], items: list[dict[str, Any]]
+    ) -> None:
+        self._raises = compiled.raises
+        self._fn = fn
         self._items = items
         self._running: Iterator[tuple[int, RunResult]] | None = None
 
     def __next__(self) -> tuple[int, RunResult]:
         if self._running is None:
-            self._running = _map_items(self._compiled, self._items)
+            self._running = _map_items(self._fn, self._raises, self._items)
         return next(self._running)
 
     def mapped(self) -> MapResult:
         """Every item, run in order (the first error raised, with "raise")."""
         assert self._running is None, "the items are being iterated already"
-        fn, items = self._compiled.fn, self._items
-        if self._compiled.raises:
+        fn, items = self._fn, self._items
+        if self._raises:
             return MapResult.of_values([fn(item) for item in items], None, _result)
         return _mapped_result([fn(item) for item in items])
 
 
-def _map_items(compiled: Straight, items: list[dict[str, Any]]) -> Iterator[tuple[int, RunResult]]:
-    fn = compiled.fn
-    if compiled.raises:
+def _map_items(
+    fn: Callable[[dict[str, Any]], Any], raises: bool, items: list[dict[str, Any]]
+) -> Iterator[tuple[int, RunResult]]:
+    if raises:
         new = StraightResult.__new__  # `_completed`, in line: once per item
         for k, item in enumerate(items):
             result = new(StraightResult)
