@@ -172,13 +172,7 @@ async def map_async(
     """`AsyncRunner.map` (items already checked, no cap on concurrency) on the straight-line
     path: every item a task at once, as on the general path; with "raise", the error of
     the first failing item by index, once all items ended."""
-    compiled = _compiled(graph, True, error_handling, max_iterations)
-    # Every item gives the same names (the mapped ones and the shared ones).
-    found = (
-        None
-        if compiled is None
-        else _for_start(graph, compiled, _first(items), max_iterations, True)
-    )
+    found = _for_items(graph, items, True, error_handling, max_iterations)
     if found is None:
         return None
     compiled, fn = found
@@ -189,17 +183,14 @@ async def map_async(
     watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
     watchdog.watch(watched)
     try:
-        outs: list[Any] = await asyncio.gather(
-            *(fn(item) for item in items), return_exceptions=compiled.raises
-        )
+        # Every item ends before anything is raised: none is left running.
+        outs: list[Any] = await asyncio.gather(*map(fn, items), return_exceptions=True)
     finally:
         watchdog.unwatch(watched)
-    if compiled.raises:
-        failed = next((out for out in outs if isinstance(out, BaseException)), None)
-        if failed is not None:
-            raise failed
-        return MapResult.of_values(outs, None, _result)
-    return _mapped_result(outs)
+    failed = next((out for out in outs if isinstance(out, BaseException)), None)
+    if failed is not None:  # "raise", or what no node catches (KeyboardInterrupt, ...)
+        raise failed
+    return MapResult.of_values(outs, None, _result) if compiled.raises else _mapped_result(outs)
 
 
 def _mapped_result(outs: list[tuple[dict[str, Any], BaseException | None]]) -> MapResult:
@@ -213,18 +204,23 @@ def map_sync(
     graph: Graph, items: list[dict[str, Any]], error_handling: str, max_iterations: object
 ) -> MapItems | None:
     """The items of `SyncRunner.map_iter` (already checked) on the straight-line path."""
-    compiled = _compiled(graph, False, error_handling, max_iterations)
-    # Every item gives the same names (the mapped ones and the shared ones).
-    found = (
-        None
-        if compiled is None
-        else _for_start(graph, compiled, _first(items), max_iterations, False)
-    )
+    found = _for_items(graph, items, False, error_handling, max_iterations)
     return None if found is None else MapItems(*found, items)
 
 
-def _first(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return items[0] if items else {}
+def _for_items(
+    graph: Graph,
+    items: list[dict[str, Any]],
+    is_async: bool,
+    error_handling: str,
+    max_iterations: object,
+) -> tuple[Straight, Callable[[dict[str, Any]], Any]] | None:
+    """The function each item of a map calls (see `_for_start`): every item gives the same
+    names, the mapped ones and the shared ones."""
+    compiled = _compiled(graph, is_async, error_handling, max_iterations)
+    if compiled is None:
+        return None
+    return _for_start(graph, compiled, items[0] if items else {}, max_iterations, is_async)
 
 
 class MapItems(Iterator[tuple[int, RunResult]]):
