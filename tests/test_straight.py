@@ -7,6 +7,7 @@ suite and the property tests compare the two paths scenario by scenario.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import pickle
@@ -422,6 +423,39 @@ def test_an_async_map_on_the_straight_line_path_gives_the_general_paths_outcome(
     else:
         assert fast[:-1] == general[:-1]
         assert (fast[-1], general[-1]) == ("StraightResult", "RunResult")
+
+
+class _Abort(BaseException):
+    """Not an Exception: no node catches it, and it ends a map at once."""
+
+
+@pytest.mark.parametrize("error_handling", ["raise", "continue"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["straight", "general"])
+def test_an_async_map_item_raising_a_base_exception_ends_the_map_and_cancels_the_rest(
+    error_handling: str, enabled: bool
+) -> None:
+    cancelled: list[int] = []
+
+    @node(output_name="y")
+    async def item(x: int) -> int:
+        if x == 1:
+            raise ValueError("an ordinary failure, at an earlier index")
+        if x == 2:
+            raise _Abort("stop everything")
+        try:
+            await asyncio.Event().wait()  # never set: only a cancellation ends it
+        finally:
+            cancelled.append(x)
+        return x
+
+    graph = Graph([item])
+    with straight_path(enabled), pytest.raises(_Abort):
+        run_async(
+            AsyncRunner().map(
+                graph, {"x": [0, 1, 2, 3]}, map_over="x", error_handling=error_handling
+            )
+        )
+    assert sorted(cancelled) == [0, 3]  # nothing is left running
 
 
 class _Falsy(Exception):

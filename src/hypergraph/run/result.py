@@ -174,4 +174,6 @@ class _Rows(Sequence[RunResult]):
         return sum(e is not None for e in self.errors) if self.errors else 0
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (tuple, (tuple(self),))  # a copy keeps each item's run id
+        # A copy or a pickle makes every item's RunResult (so it keeps their run ids) and
+        # holds them as a plain tuple: it is no longer lazy.
+        return (tuple, (tuple(self),))

@@ -176,21 +176,51 @@ async def map_async(
     if found is None:
         return None
     compiled, fn = found
-    import asyncio  # async runs only
 
     from . import watchdog
 
     watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
     watchdog.watch(watched)
     try:
-        # Every item ends before anything is raised: none is left running.
-        outs: list[Any] = await asyncio.gather(*map(fn, items), return_exceptions=True)
+        outs = await _all_items(fn, items)
     finally:
         watchdog.unwatch(watched)
     failed = next((out for out in outs if isinstance(out, BaseException)), None)
-    if failed is not None:  # "raise", or what no node catches (KeyboardInterrupt, ...)
+    if failed is not None:  # "raise": the first failing item by index
         raise failed
     return MapResult.of_values(outs, None, _result) if compiled.raises else _mapped_result(outs)
+
+
+async def _all_items(fn: Callable[[dict[str, Any]], Any], items: list[dict[str, Any]]) -> list[Any]:
+    """Each item's outcome (its error, with "raise"), once every item ended: as on the
+    general path, an item that raises what is not an `Exception` ends the map at once
+    instead, and what is still running is cancelled and awaited (none is left running)."""
+    import asyncio  # async runs only
+
+    loop = asyncio.get_running_loop()
+    abort = loop.create_future()
+
+    def ended(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and not abort.done():
+            error = task.exception()
+            if error is not None and not isinstance(error, Exception):
+                abort.set_result(error)
+
+    tasks = [loop.create_task(fn(item)) for item in items]
+    for task in tasks:
+        task.add_done_callback(ended)
+    every = asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        await asyncio.wait((every, abort), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not every.done():
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+    if abort.done():
+        raise abort.result()
+    outs: list[Any] = every.result()
+    return outs
 
 
 def _mapped_result(outs: list[tuple[dict[str, Any], BaseException | None]]) -> MapResult:
@@ -215,12 +245,13 @@ def _for_items(
     error_handling: str,
     max_iterations: object,
 ) -> tuple[Straight, Callable[[dict[str, Any]], Any]] | None:
-    """The function each item of a map calls (see `_for_start`): every item gives the same
-    names, the mapped ones and the shared ones."""
+    """The function each item of a map calls (see `_for_start`). The items come from
+    `prepare_items`, which gives every item the same names (the mapped ones, the shared
+    ones and the bound ones), so the first item picks it for all."""
     compiled = _compiled(graph, is_async, error_handling, max_iterations)
-    if compiled is None:
-        return None
-    return _for_start(graph, compiled, items[0] if items else {}, max_iterations, is_async)
+    if compiled is None or not items:
+        return None if compiled is None else (compiled, compiled.fn)
+    return _for_start(graph, compiled, items[0], max_iterations, is_async)
 
 
 class MapItems(Iterator[tuple[int, RunResult]]):

@@ -315,7 +315,7 @@ class _Writer:
                 raise _Unfit("a node unrelated to its cycle is listed between nodes of the cycle")
             before = sorted(up | {i for i in others if i < low})
             if _closure(before, plan.preds) != set(before):
-                raise _Unfit("its nodes are not listed in an order they can run in")
+                raise _Unfit("a node listed before its cycle reads from one listed after it")
         before = _topological(plan, before)
         after = _topological(plan, set(range(len(plan.nodes))) - inside - set(before))
         if not self.is_async and (before != sorted(before) or after != sorted(after)):
