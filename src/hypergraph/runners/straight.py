@@ -17,7 +17,7 @@ None when the run must take the general path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from ..events.types import RunStatus
@@ -108,15 +108,30 @@ def run_sync(
 ) -> RunResult | None:
     """`SyncRunner.run` on the straight-line path, or None when it must take the general one.
     The caller has checked that nobody listens and nothing is cached or checkpointed."""
-    compiled = _compiled(graph, False, error_handling, max_iterations)
+    found = _for_run(graph, values, inputs, False, error_handling, max_iterations)
+    if found is None:
+        return None
+    compiled, fn, start = found
+    return _completed(fn(start)) if compiled.raises else _result(*fn(start))
+
+
+def _for_run(
+    graph: Graph,
+    values: Mapping[str, Any] | None,
+    inputs: dict[str, Any],
+    is_async: bool,
+    error_handling: str,
+    max_iterations: object,
+) -> tuple[Straight, Callable[[dict[str, Any]], Any], dict[str, Any]] | None:
+    """The function for one run (see `_for_start`) and the run's start values, checked."""
+    compiled = _compiled(graph, is_async, error_handling, max_iterations)
     if compiled is None:
         return None
     start = graph._start_values(merge_inputs(values, inputs))
-    found = _for_start(graph, compiled, start, max_iterations, False)
-    if found is None:
-        return None
-    compiled, fn = found
-    return _completed(fn(start)) if compiled.raises else _result(*fn(start))
+    if compiled.cycle is None:  # the usual case, once per run: no call to `_for_start`
+        return compiled, compiled.fn, start
+    found = _for_start(graph, compiled, start, max_iterations, is_async)
+    return None if found is None else (found[0], found[1], start)
 
 
 def _for_start(
@@ -147,23 +162,24 @@ async def run_async(
     """`AsyncRunner.run` on the straight-line path, or None (see `run_sync`)."""
     if max_concurrency is not None and not _positive(max_concurrency):
         return None
-    compiled = _compiled(graph, True, error_handling, max_iterations)
-    if compiled is None:
-        return None
-    start = graph._start_values(merge_inputs(values, inputs))
-    found = _for_start(graph, compiled, start, max_iterations, True)
+    found = _for_run(graph, values, inputs, True, error_handling, max_iterations)
     if found is None:
         return None
-    compiled, fn = found
+    compiled, fn, start = found
+    out = await _watched(compiled, fn(start))
+    return _completed(out) if compiled.raises else _result(*out)
+
+
+async def _watched(compiled: Straight, running: Awaitable[Any]) -> Any:
+    """`running` awaited while the loop watchdog knows the graph's async nodes."""
     from . import watchdog  # loads asyncio: only once an async run starts
 
     watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
     watchdog.watch(watched)
     try:
-        out = await fn(start)
+        return await running
     finally:
         watchdog.unwatch(watched)
-    return _completed(out) if compiled.raises else _result(*out)
 
 
 async def map_async(
@@ -176,15 +192,7 @@ async def map_async(
     if found is None:
         return None
     compiled, fn = found
-
-    from . import watchdog
-
-    watched: Any = compiled  # the watchdog reads `.plan`, as on an Execution
-    watchdog.watch(watched)
-    try:
-        outs = await _all_items(fn, items)
-    finally:
-        watchdog.unwatch(watched)
+    outs = await _watched(compiled, _all_items(fn, items))
     failed = next((out for out in outs if isinstance(out, BaseException)), None)
     if failed is not None:  # "raise": the first failing item by index
         raise failed
